@@ -1,0 +1,33 @@
+"""The original GAN's MLPs on the 2-D mixtures of VEEGAN / PacGAN: ring8 and grid25.
+
+  python -m gan_jax.main --config=configs/gan_toy2d.py:ring8 --workdir=workdirs/ring8
+  python -m gan_jax.main --config=configs/gan_toy2d.py:grid25 --workdir=workdirs/grid25
+
+Samples are scattered over the real data every sample_every steps (workdir/samples/), with the
+number of modes covered and the fraction of high-quality samples (within 3 sigma of a mode) for
+2,500 samples, the protocol of the PacGAN paper.
+"""
+
+from gan_jax import configuration
+
+
+def get_config(arg: str = 'ring8'):
+  arg = arg or 'ring8'
+  if arg not in ('ring8', 'grid25'):
+    raise ValueError(f'configs/gan_toy2d.py:{arg}: choose ring8 or grid25.')
+  config = configuration.base_config()
+  config.dataset = arg
+  config.total_steps = 25_000
+  config.lr_schedule = 'linear_decay'  # Decaying to 0 settles G onto the modes (fewer bridges).
+  config.batch_size = 256
+  config.latent_dim = 2
+  config.loss = 'non_saturating'
+  config.generator = dict(name='mlp', hidden=(400, 400, 400, 400), norm='batch')
+  config.discriminator = dict(name='mlp', hidden=(200, 200, 200), norm='none')
+  config.g_optimizer = dict(name='adam', learning_rate=1e-4, b1=0.5, b2=0.999)
+  config.d_optimizer = dict(name='adam', learning_rate=1e-4, b1=0.5, b2=0.999)
+  config.log_every = 500
+  config.checkpoint_every = 5000
+  config.sample_every = 5000
+  config.num_sample_images = 2500
+  return config

@@ -1,0 +1,22 @@
+"""Hinge loss (Lim & Ye 2017; Miyato et al. 2018) with TTUR (Heusel et al. 2017), DCGAN players.
+
+  python -m gan_jax.main --config=configs/hinge.py --workdir=workdirs/hinge \
+      --config.dataset=npz:../shared/data/mnist8k.npz
+
+Two time-scale update rule: D learns 4x faster than G (4e-4 vs 1e-4), Adam beta = (0, 0.9).
+"""
+
+from gan_jax import configuration
+
+
+def get_config(arg: str = ''):
+  del arg
+  config = configuration.base_config()
+  config.dataset = 'digits'
+  config.image_size = 32
+  config.total_steps = 2000
+  config.batch_size = 64
+  config.loss = 'hinge'
+  config.g_optimizer = dict(name='adam', learning_rate=1e-4, b1=0.0, b2=0.9)
+  config.d_optimizer = dict(name='adam', learning_rate=4e-4, b1=0.0, b2=0.9)
+  return config

@@ -1,0 +1,20 @@
+"""LSGAN (Mao et al. 2017): least-squares loss with a = 0, b = c = 1, DCGAN architecture.
+
+  python -m gan_jax.main --config=configs/lsgan.py --workdir=workdirs/lsgan \
+      --config.dataset=npz:../shared/data/mnist8k.npz
+
+Adam 2e-4, beta1 0.5, as in the paper.
+"""
+
+from gan_jax import configuration
+
+
+def get_config(arg: str = ''):
+  del arg
+  config = configuration.base_config()
+  config.dataset = 'digits'
+  config.image_size = 32
+  config.total_steps = 2000
+  config.batch_size = 64
+  config.loss = 'least_squares'
+  return config

@@ -1,0 +1,23 @@
+"""Non-saturating GAN with the R1 penalty (Mescheder et al. 2018), DCGAN players.
+
+  python -m gan_jax.main --config=configs/r1.py --workdir=workdirs/r1 \
+      --config.dataset=npz:../shared/data/mnist8k.npz
+
+gamma/2 E||grad D(x)||^2 on real data with gamma = 10; no batch norm in D (per-sample gradients).
+"""
+
+from gan_jax import configuration
+
+
+def get_config(arg: str = ''):
+  del arg
+  config = configuration.base_config()
+  config.dataset = 'digits'
+  config.image_size = 32
+  config.total_steps = 2000
+  config.batch_size = 64
+  config.loss = 'non_saturating'
+  config.gradient_penalty = 'r1'
+  config.gp_weight = 10.0
+  config.discriminator.norm = 'none'
+  return config

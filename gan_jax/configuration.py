@@ -1,0 +1,164 @@
+"""The config schema: every key a run may set, its default, and the checks made before compiling.
+
+Config files in `configs/` start from `base_config()` and change what their experiment needs, so
+every config has the same keys; a key that is not in the schema is an error (on the command line
+ml_collections refuses it, in code `validate` does).
+"""
+
+import inspect
+
+import ml_collections
+import optax
+
+from gan_jax import losses
+from gan_jax import models
+
+OPTIMIZERS = ('adam', 'adamw', 'rmsprop', 'sgd', 'lion')
+LR_SCHEDULES = ('constant', 'linear_decay')
+OFFLINE_DATASETS = ('ring8', 'grid25', 'digits', 'npz:PATH')
+POINT_DATASETS = ('ring8', 'grid25')
+
+
+class ConfigError(ValueError):
+  """A config value that cannot work; the message names the key, the value and what is allowed."""
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Defaults: DCGAN with the non-saturating loss on the offline `digits` data."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  # Data: 'ring8', 'grid25', 'digits', 'npz:PATH' or any TFDS image dataset name ('mnist', ...).
+  c.dataset = 'digits'
+  c.dataset_split = 'train'  # TFDS split.
+  c.data_dir = ''  # TFDS data_dir; '' means TFDS's default (~/tensorflow_datasets or $TFDS_DATA_DIR).
+  c.image_size = 32  # Images are padded or resized to image_size x image_size; unused for 2-D points.
+  c.total_steps = 2000
+  c.batch_size = 64  # Real images per discriminator update (a step uses n_critic * batch_size).
+  c.latent_dim = 100
+
+  # Objective (gan_jax/losses.py).
+  c.loss = 'non_saturating'
+  c.label_smoothing = 0.0  # One-sided: real target = 1 - label_smoothing (cross-entropy losses).
+  c.gradient_penalty = 'none'  # 'none', 'wgan_gp' or 'r1'.
+  c.gp_weight = 10.0  # lambda of WGAN-GP, gamma of R1.
+  c.weight_clip = 0.0  # WGAN weight clipping of D's parameters to [-c, c]; 0 = off.
+  c.n_critic = 1  # Discriminator updates per generator update.
+
+  # Players: a registered architecture by name plus that module's fields.
+  c.generator = ml_collections.ConfigDict(dict(name='dcgan', width=64, norm='batch'))
+  c.discriminator = ml_collections.ConfigDict(dict(name='dcgan', width=64, norm='batch'))
+  # Optimizers: any of OPTIMIZERS, with optax's keyword arguments (separate ones allow TTUR).
+  c.g_optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=2e-4, b1=0.5, b2=0.999))
+  c.d_optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=2e-4, b1=0.5, b2=0.999))
+  c.lr_schedule = 'constant'  # Or 'linear_decay': to 0 at total_steps, for both players.
+  c.ema_decay = 0.999  # EMA of G's parameters, used for samples; 0 = off.
+
+  # Bookkeeping.
+  c.log_every = 50
+  c.checkpoint_every = 500
+  c.keep_checkpoints = 3
+  c.sample_every = 500
+  c.num_sample_images = 64
+  return c
+
+
+def is_point_dataset(dataset: str) -> bool:
+  return dataset in POINT_DATASETS
+
+
+def _fail(key, value, allowed):
+  raise ConfigError(f'config.{key}={value!r} is not allowed: {allowed}.')
+
+
+def _check_optimizer(config, key):
+  spec = dict(config[key])
+  name = spec.pop('name', None)
+  if name not in OPTIMIZERS:
+    _fail(f'{key}.name', name, f'choose one of {list(OPTIMIZERS)}')
+  accepted = set(inspect.signature(getattr(optax, name)).parameters)
+  unknown = sorted(set(spec) - accepted)
+  if unknown:
+    raise ConfigError(f'config.{key} has keys {unknown} that optax.{name} does not take; '
+                      f'it takes {sorted(accepted)}.')
+  if not spec.get('learning_rate', 0) > 0:
+    _fail(f'{key}.learning_rate', spec.get('learning_rate'), 'it must be a positive number')
+
+
+def validate(config, num_data_shards: int = 1) -> None:
+  """Raises ConfigError for any value that cannot work; cheap, so it runs before compilation.
+
+  num_data_shards: the size of the mesh's data axis (the batch must split evenly over it).
+  """
+  unknown = sorted(set(config.keys()) - set(base_config().keys()))
+  if unknown:
+    raise ConfigError(f'Unknown config keys {unknown}; the keys are those of '
+                      'gan_jax.configuration.base_config().')
+  missing = sorted(set(base_config().keys()) - set(config.keys()))
+  if missing:
+    raise ConfigError(f'Config is missing keys {missing}; start config files from '
+                      'gan_jax.configuration.base_config().')
+
+  for key in ('total_steps', 'batch_size', 'latent_dim', 'n_critic', 'log_every',
+              'checkpoint_every', 'keep_checkpoints', 'sample_every', 'num_sample_images'):
+    value = config[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+      _fail(key, value, 'it must be a positive integer')
+  if not isinstance(config.seed, int) or not 0 <= config.seed < 2**31:
+    _fail('seed', config.seed, 'it must be an integer in [0, 2**31)')
+  if config.batch_size % num_data_shards:
+    _fail('batch_size', config.batch_size,
+          f'it must be divisible by the {num_data_shards} devices of the data axis')
+
+  if config.loss not in losses.OBJECTIVES:
+    _fail('loss', config.loss, f'choose one of {sorted(losses.OBJECTIVES)}')
+  if not 0.0 <= config.label_smoothing < 1.0:
+    _fail('label_smoothing', config.label_smoothing, 'it must be in [0, 1)')
+  if config.label_smoothing and not losses.OBJECTIVES[config.loss].supports_label_smoothing:
+    _fail('label_smoothing', config.label_smoothing,
+          f'label smoothing applies to the cross-entropy losses only (minimax, non_saturating), '
+          f'not to loss={config.loss!r}; set it to 0')
+  penalties = ['none'] + sorted(losses.GRADIENT_PENALTIES)
+  if config.gradient_penalty not in penalties:
+    _fail('gradient_penalty', config.gradient_penalty, f'choose one of {penalties}')
+  if config.gradient_penalty != 'none':
+    if not config.gp_weight > 0:
+      _fail('gp_weight', config.gp_weight, 'it must be positive when a gradient penalty is on')
+    if config.discriminator.get('norm') == 'batch':
+      _fail('discriminator.norm', 'batch',
+            'a gradient penalty needs per-sample gradients, which batch norm couples across the '
+            "batch; use 'layer' or 'none' (Gulrajani et al. 2017)")
+  if config.weight_clip < 0:
+    _fail('weight_clip', config.weight_clip, 'it must be >= 0 (0 turns clipping off)')
+  if not 0.0 <= config.ema_decay < 1.0:
+    _fail('ema_decay', config.ema_decay, 'it must be in [0, 1) (0 turns the EMA off)')
+  if config.lr_schedule not in LR_SCHEDULES:
+    _fail('lr_schedule', config.lr_schedule, f'choose one of {list(LR_SCHEDULES)}')
+  _check_optimizer(config, 'g_optimizer')
+  _check_optimizer(config, 'd_optimizer')
+
+  for role, registry in (('generator', models.GENERATORS),
+                         ('discriminator', models.DISCRIMINATORS)):
+    spec = config[role]
+    if spec.get('name') not in registry:
+      _fail(f'{role}.name', spec.get('name'), f'choose one of {sorted(registry)}')
+    if 'norm' in spec and spec.norm not in models.NORMS:
+      _fail(f'{role}.norm', spec.norm, f'choose one of {list(models.NORMS)}')
+    fields = models.configurable_fields(registry[spec.name])
+    unknown = sorted(set(spec.keys()) - set(fields) - {'name'})
+    if unknown:
+      raise ConfigError(f'config.{role} has keys {unknown} that {spec.name!r} does not take; '
+                        f'it takes {list(fields)}.')
+
+  if not isinstance(config.dataset, str) or not config.dataset:
+    _fail('dataset', config.dataset, f'name an offline dataset {list(OFFLINE_DATASETS)} or a '
+          'TFDS image dataset')
+  if is_point_dataset(config.dataset):
+    for role in ('generator', 'discriminator'):
+      if config[role].name != 'mlp':
+        _fail(f'{role}.name', config[role].name,
+              f'dataset {config.dataset!r} holds 2-D points, which only the mlp models take')
+  elif 'dcgan' in (config.generator.name, config.discriminator.name):
+    try:
+      models.spatial_plan(config.image_size)
+    except ValueError as e:
+      raise ConfigError(f'config.image_size={config.image_size!r}: {e}') from None

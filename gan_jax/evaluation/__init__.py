@@ -1,0 +1,1 @@
+"""Measurements of what a GAN learned."""

@@ -1,0 +1,128 @@
+"""GAN objectives and regularisers as pure, jittable functions.
+
+Conventions: D outputs an unbounded score ("logit") per sample; for the cross-entropy losses
+D(x) = sigmoid(logit). Every loss here is *minimised* by its player. `log D` is computed as
+-softplus(-logit) and `log(1 - D)` as -softplus(logit), which is exact and never overflows.
+"""
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+def _bce_real(logits, target=1.0):
+  """Cross-entropy of logits against a (possibly smoothed) real target t:
+  -[t log D + (1 - t) log(1 - D)]."""
+  return target * jax.nn.softplus(-logits) + (1.0 - target) * jax.nn.softplus(logits)
+
+
+def cross_entropy_d_loss(real_logits, fake_logits, label_smoothing=0.0):
+  """D's loss in the 2014 GAN (Goodfellow et al., arXiv:1406.2661), shared by the minimax and the
+  non-saturating games:  L_D = -E_x[log D(x)] - E_z[log(1 - D(G(z)))].
+
+  One-sided label smoothing (Salimans et al. 2016, arXiv:1606.03498): the real target is
+  1 - label_smoothing (e.g. 0.9); fake targets stay 0, since smoothing them rewards spurious modes.
+  """
+  return (jnp.mean(_bce_real(real_logits, 1.0 - label_smoothing))
+          + jnp.mean(jax.nn.softplus(fake_logits)))
+
+
+def minimax_g_loss(fake_logits):
+  """Saturating G loss of the 2014 minimax game: L_G = E_z[log(1 - D(G(z)))] (G descends on it).
+
+  Its gradient vanishes when D confidently rejects the fakes, i.e. early in training."""
+  return -jnp.mean(jax.nn.softplus(fake_logits))
+
+
+def non_saturating_g_loss(fake_logits):
+  """Non-saturating G loss (Goodfellow et al. 2014, sec. 3): L_G = -E_z[log D(G(z))].
+
+  Same fixed point as the minimax game, strong gradients when G is poor."""
+  return jnp.mean(jax.nn.softplus(-fake_logits))
+
+
+def wasserstein_d_loss(real_logits, fake_logits, label_smoothing=0.0):
+  """WGAN critic (Arjovsky et al. 2017, arXiv:1701.07875): L_D = E_z[f(G(z))] - E_x[f(x)].
+
+  -L_D estimates the earth mover's distance when f is 1-Lipschitz, enforced by weight clipping
+  (config.weight_clip) or by the gradient penalty (wgan_gp_penalty)."""
+  del label_smoothing
+  return jnp.mean(fake_logits) - jnp.mean(real_logits)
+
+
+def wasserstein_g_loss(fake_logits):
+  """WGAN generator: L_G = -E_z[f(G(z))]."""
+  return -jnp.mean(fake_logits)
+
+
+def least_squares_d_loss(real_logits, fake_logits, label_smoothing=0.0):
+  """LSGAN (Mao et al. 2017, arXiv:1611.04076) with a=0, b=1:
+  L_D = 1/2 E_x[(D(x) - 1)^2] + 1/2 E_z[D(G(z))^2]."""
+  del label_smoothing
+  return 0.5 * jnp.mean((real_logits - 1.0)**2) + 0.5 * jnp.mean(fake_logits**2)
+
+
+def least_squares_g_loss(fake_logits):
+  """LSGAN generator with c=1: L_G = 1/2 E_z[(D(G(z)) - 1)^2]."""
+  return 0.5 * jnp.mean((fake_logits - 1.0)**2)
+
+
+def hinge_d_loss(real_logits, fake_logits, label_smoothing=0.0):
+  """Hinge loss (Lim & Ye 2017, arXiv:1705.02894; Miyato et al. 2018):
+  L_D = E_x[max(0, 1 - D(x))] + E_z[max(0, 1 + D(G(z)))]."""
+  del label_smoothing
+  return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
+
+
+def hinge_g_loss(fake_logits):
+  """Hinge-loss generator: L_G = -E_z[D(G(z))]."""
+  return -jnp.mean(fake_logits)
+
+
+class Objective(NamedTuple):
+  d_loss: Callable  # (real_logits, fake_logits, label_smoothing) -> scalar
+  g_loss: Callable  # (fake_logits) -> scalar
+  supports_label_smoothing: bool
+
+
+OBJECTIVES = {
+    'minimax': Objective(cross_entropy_d_loss, minimax_g_loss, True),
+    'non_saturating': Objective(cross_entropy_d_loss, non_saturating_g_loss, True),
+    'wasserstein': Objective(wasserstein_d_loss, wasserstein_g_loss, False),
+    'least_squares': Objective(least_squares_d_loss, least_squares_g_loss, False),
+    'hinge': Objective(hinge_d_loss, hinge_g_loss, False),
+}
+
+
+def _per_sample_grad_norms(critic: Callable, x):
+  """||grad_x f(x_i)||_2 for each sample; f must treat samples independently (no batch norm)."""
+  grads = jax.grad(lambda inputs: jnp.sum(critic(inputs)))(x)
+  return jnp.sqrt(jnp.sum(grads.reshape(x.shape[0], -1)**2, axis=1) + 1e-12)
+
+
+def wgan_gp_penalty(critic: Callable, real, fake, key):
+  """WGAN-GP gradient penalty (Gulrajani et al. 2017, arXiv:1704.00028):
+  E_{x^}[(||grad f(x^)||_2 - 1)^2],  x^ = e x + (1 - e) G(z),  e ~ U[0, 1] per sample.
+
+  The caller multiplies by lambda (config.gp_weight, 10 in the paper)."""
+  eps = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1), real.dtype)
+  interpolates = eps * real + (1.0 - eps) * fake
+  return jnp.mean((_per_sample_grad_norms(critic, interpolates) - 1.0)**2)
+
+
+def r1_penalty(critic: Callable, real, fake=None, key=None):
+  """R1 penalty (Mescheder et al. 2018, arXiv:1801.04406): 1/2 E_x[||grad D(x)||^2] on real data.
+
+  The caller multiplies by gamma (config.gp_weight), giving gamma/2 E||grad D||^2."""
+  del fake, key
+  return 0.5 * jnp.mean(_per_sample_grad_norms(critic, real)**2)
+
+
+GRADIENT_PENALTIES = {'wgan_gp': wgan_gp_penalty, 'r1': r1_penalty}
+
+
+def minimax_value(real_logits, fake_logits):
+  """V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]; equals 2 JSD(p_data || p_g) - log 4 at the
+  optimal D*(x) = p_data(x) / (p_data(x) + p_g(x)) (Goodfellow et al. 2014, Theorem 1)."""
+  return -cross_entropy_d_loss(real_logits, fake_logits)

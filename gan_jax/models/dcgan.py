@@ -1,0 +1,83 @@
+"""DCGAN generator and discriminator (Radford, Metz & Chintala 2016, arXiv:1511.06434).
+
+The DCGAN guidelines, as followed here:
+  * no pooling: strided convolutions in D, fractionally-strided (transposed) convolutions in G;
+  * batch norm in both players, except G's output layer and D's input layer;
+  * no fully connected hidden layers (G's projection of z and D's final score are the only
+    dense maps; each equals a 4x4 convolution on a 1x1 / 4x4 map);
+  * ReLU in G with a tanh output, LeakyReLU(0.2) in D;
+  * weights initialised from N(0, 0.02), batch-norm scales from N(1, 0.02).
+
+At 32 px and width 64 this is the standard DCGAN:
+  G: z -> 4x4x256 -> 8x8x128 -> 16x16x64 -> 32x32xC,   D: the mirror image, ending in one logit.
+Other sizes keep the shape of the network: a size is base * 2**n with base 4 (16, 32, 64, 128 px)
+or 7 (28, 56 px); G starts from base x base x (width * 2**(n-1)) and doubles the resolution while
+halving the channels n times.
+"""
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from gan_jax.models import layers
+
+
+def spatial_plan(image_size: int) -> tuple[int, int]:
+  """Returns (base, num_upsamplings) with image_size == base * 2**num_upsamplings.
+
+  Raises ValueError naming the allowed sizes when image_size cannot be made.
+  """
+  for base in (4, 7):
+    size, n = image_size, 0
+    while size > base and size % 2 == 0:
+      size //= 2
+      n += 1
+    if size == base and n >= 1:
+      return base, n
+  raise ValueError(
+      f'DCGAN cannot make images of size {image_size}: the size must be 4 * 2**n or 7 * 2**n '
+      'with n >= 1, e.g. 8, 14, 16, 28, 32, 56, 64 or 128.')
+
+
+class DCGANGenerator(nn.Module):
+  """z [B, latent] -> images [B, H, W, C] in [-1, 1]."""
+  output_shape: Sequence[int]  # (H, W, C); set from the data.
+  width: int = 64
+  norm: str = 'batch'
+
+  @nn.compact
+  def __call__(self, z, train: bool = True):
+    height, _, channels = self.output_shape
+    base, n = spatial_plan(height)
+    features = self.width * 2**(n - 1)
+    # Projection of z to a base x base map (a transposed 4x4 conv on a 1x1 input, as a matmul).
+    x = nn.Dense(base * base * features, kernel_init=layers.DCGAN_INIT, use_bias=False)(z)
+    x = x.reshape(z.shape[0], base, base, features)
+    x = nn.relu(layers.normalization(self.norm, train)(x))
+    for i in range(n - 1):
+      x = nn.ConvTranspose(features // 2**(i + 1), (4, 4), strides=(2, 2), padding='SAME',
+                           kernel_init=layers.DCGAN_INIT, use_bias=False)(x)
+      x = nn.relu(layers.normalization(self.norm, train)(x))
+    x = nn.ConvTranspose(channels, (4, 4), strides=(2, 2), padding='SAME',
+                         kernel_init=layers.DCGAN_INIT)(x)
+    return jnp.tanh(x)
+
+
+class DCGANDiscriminator(nn.Module):
+  """images [B, H, W, C] -> logits [B]."""
+  width: int = 64
+  norm: str = 'batch'
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    _, n = spatial_plan(x.shape[1])
+    for i in range(n):
+      x = nn.Conv(self.width * 2**i, (4, 4), strides=(2, 2), padding='SAME',
+                  kernel_init=layers.DCGAN_INIT, use_bias=(i == 0 or self.norm == 'none'))(x)
+      if i > 0:  # No normalisation on D's input layer.
+        x = layers.normalization(self.norm, train)(x)
+      x = nn.leaky_relu(x, 0.2)
+    # The final score: a conv over the whole base x base map, i.e. a dense layer.
+    x = x.reshape(x.shape[0], -1)
+    return nn.Dense(1, kernel_init=layers.DCGAN_INIT)(x)[:, 0]

@@ -1,0 +1,123 @@
+"""What a run reports: a console line, TensorBoard events and metrics.jsonl in the workdir, and
+sample pictures (an image grid, or for 2-D data a scatter of samples over the real data)."""
+
+import json
+import math
+import os
+import time
+
+import numpy as np
+from absl import logging
+from PIL import Image
+
+
+def image_grid(images: np.ndarray, min_width: int = 512) -> np.ndarray:
+  """[N, H, W, C] in [-1, 1] -> one uint8 [rows*H, cols*W, C] grid, upscaled (nearest) to at least
+  min_width pixels across."""
+  n, h, w, c = images.shape
+  cols = math.ceil(math.sqrt(n))
+  rows = math.ceil(n / cols)
+  pixels = np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+  grid = np.zeros((rows * h, cols * w, c), np.uint8)
+  for i, image in enumerate(pixels):
+    r, col = divmod(i, cols)
+    grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
+  scale = max(1, min_width // (cols * w))
+  return grid.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def save_image_grid(images: np.ndarray, path: str) -> None:
+  grid = image_grid(images)
+  Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)
+
+
+def save_scatter(samples: np.ndarray, real: np.ndarray, path: str, title: str = '') -> None:
+  """2-D samples (red) over real data (grey)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+  ax.scatter(real[:, 0], real[:, 1], s=2, c='0.6', label='real')
+  ax.scatter(samples[:, 0], samples[:, 1], s=2, c='tab:red', alpha=0.6, label='generated')
+  limit = 1.25 * float(np.abs(real).max())
+  ax.set_xlim(-limit, limit)
+  ax.set_ylim(-limit, limit)
+  ax.set_aspect('equal')
+  ax.legend(loc='upper right', markerscale=4)
+  ax.set_title(title)
+  fig.savefig(path, bbox_inches='tight')
+  plt.close(fig)
+
+
+class Reporter:
+  """Writes metrics and samples for process 0; other processes only keep time."""
+
+  def __init__(self, workdir: str, total_steps: int, images_per_step: int, start_step: int,
+               enabled: bool = True):
+    self.workdir = workdir
+    self.total_steps = total_steps
+    self.images_per_step = images_per_step
+    self.enabled = enabled
+    self._last_time, self._last_step = time.perf_counter(), start_step
+    self._writer = None
+    if enabled:
+      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+      self._writer = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+      os.makedirs(os.path.join(workdir, 'samples'), exist_ok=True)
+      self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+
+  def write_metrics(self, step: int, metrics: dict) -> None:
+    """metrics: host floats. Adds throughput since the previous call."""
+    now = time.perf_counter()
+    steps_per_sec = (step - self._last_step) / max(now - self._last_time, 1e-9)
+    self._last_time, self._last_step = now, step
+    metrics = {k: float(v) for k, v in metrics.items()}
+    metrics.update(steps_per_sec=steps_per_sec,
+                   images_per_sec=steps_per_sec * self.images_per_step)
+    if not self.enabled:
+      return
+    eta = (self.total_steps - step) / max(steps_per_sec, 1e-9)
+    losses = ' '.join(f'{k}={v:.4f}' for k, v in sorted(metrics.items())
+                      if k not in ('steps_per_sec', 'images_per_sec'))
+    logging.info('step %d/%d | %.2f steps/s | %.0f img/s | ETA %s | %s', step, self.total_steps,
+                 steps_per_sec, metrics['images_per_sec'], _format_seconds(eta), losses)
+    for k, v in metrics.items():
+      self._writer.add_scalar(k, v, step)
+    self._jsonl.write(json.dumps({'step': step, **metrics}) + '\n')
+    self._jsonl.flush()
+
+  def write_evaluation(self, step: int, results: dict) -> None:
+    """Evaluation results (host floats) to the console, TensorBoard and metrics.jsonl."""
+    if not self.enabled:
+      return
+    logging.info('step %d evaluation | %s', step,
+                 ' '.join(f'{k}={v:.4g}' for k, v in sorted(results.items())))
+    for k, v in results.items():
+      self._writer.add_scalar(f'eval/{k}', v, step)
+    self._jsonl.write(json.dumps({'step': step, **{f'eval/{k}': v for k, v in results.items()}})
+                      + '\n')
+    self._jsonl.flush()
+
+  def write_samples(self, step: int, samples: np.ndarray, real_points: np.ndarray | None) -> str:
+    """Saves samples/step_NNNNNNN.png (a grid, or a scatter over real_points for 2-D data)."""
+    if not self.enabled:
+      return ''
+    path = os.path.join(self.workdir, 'samples', f'step_{step:07d}.png')
+    if samples.ndim == 2:
+      save_scatter(samples, real_points, path, title=f'step {step}')
+    else:
+      save_image_grid(samples, path)
+      grid = image_grid(samples, min_width=0)
+      self._writer.add_image('samples', grid, step, dataformats='HWC')
+    self._writer.flush()
+    return path
+
+  def close(self) -> None:
+    if self.enabled:
+      self._writer.close()
+      self._jsonl.close()
+
+
+def _format_seconds(seconds: float) -> str:
+  seconds = int(seconds)
+  return f'{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'

@@ -1,0 +1,93 @@
+"""train_and_evaluate(config, workdir): the training loop.
+
+Builds the mesh, the data pipeline and the state (restoring the latest checkpoint in the workdir
+if there is one), then runs the jitted step, reporting every `log_every` steps, drawing samples
+from a fixed z every `sample_every` steps and checkpointing every `checkpoint_every` steps and at
+the end. Metrics are fetched from the device only when they are reported.
+"""
+
+import json
+import os
+
+import jax
+import numpy as np
+from absl import logging
+
+from gan_jax import checkpointing
+from gan_jax import configuration
+from gan_jax import data as data_lib
+from gan_jax import reporting
+from gan_jax import sharding
+from gan_jax import state as state_lib
+from gan_jax import step as step_lib
+from gan_jax.evaluation import toy2d
+
+# The fixed z of the sample pictures comes from this stream of the seed (train steps use
+# fold_in(seed, step) with step < 2**31 - 1).
+FIXED_Z_STREAM = 2**31 - 1
+RUN_INFO = 'run_info.json'
+
+
+def fixed_latents(gan: state_lib.GAN, num: int):
+  return gan.latents(jax.random.fold_in(jax.random.key(gan.config.seed), FIXED_Z_STREAM), num)
+
+
+def write_run_info(workdir: str, config, data_shape) -> None:
+  """config.json and run_info.json: what `gan_jax.sample` needs to rebuild the models."""
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    f.write(config.to_json_best_effort(indent=2))
+  with open(os.path.join(workdir, RUN_INFO), 'w') as f:
+    json.dump({'data_shape': list(data_shape)}, f)
+
+
+def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
+  """Trains (or resumes training) to config.total_steps; returns the final state."""
+  mesh = sharding.make_mesh()
+  configuration.validate(config, num_data_shards=mesh.devices.size)
+  is_main = jax.process_index() == 0
+  os.makedirs(workdir, exist_ok=True)
+
+  pipeline = data_lib.make_pipeline(config)
+  gan = state_lib.build_gan(config, pipeline.data_shape)
+  if is_main:
+    write_run_info(workdir, config, pipeline.data_shape)
+
+  state = sharding.create_state(gan.init, jax.random.key(config.seed), mesh)
+  checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
+  if checkpointer.latest_step() is not None:
+    logging.info('Resuming from %s (step %d).', checkpointer.directory, checkpointer.latest_step())
+    state = checkpointer.restore(state, pipeline.iterator)
+  start_step = int(state.step)
+
+  train_step = sharding.jit_train_step(step_lib.make_train_step(gan), mesh, config.n_critic)
+  batch_sharding = sharding.batch_sharding(mesh, config.n_critic)
+  sample_fn = jax.jit(gan.sample)
+  fixed_z = fixed_latents(gan, config.num_sample_images)
+  real_points = None
+  if pipeline.is_points:
+    real_points = data_lib.sources.mixture_points(config.dataset, config.num_sample_images, seed=1)
+
+  reporter = reporting.Reporter(workdir, config.total_steps,
+                                images_per_step=config.batch_size * config.n_critic,
+                                start_step=start_step, enabled=is_main)
+  logging.info('Training %s / %s on %s from step %d to %d on %d device(s).',
+               config.generator.name, config.loss, config.dataset, start_step, config.total_steps,
+               mesh.devices.size)
+  for step in range(start_step + 1, config.total_steps + 1):
+    batch = sharding.global_batch(next(pipeline.iterator), batch_sharding)
+    state, metrics = train_step(state, batch)
+    is_last = step == config.total_steps
+    if step % config.log_every == 0 or is_last:
+      reporter.write_metrics(step, jax.device_get(metrics))
+    if step % config.sample_every == 0 or is_last:
+      samples = np.asarray(jax.device_get(sample_fn(state, fixed_z)))
+      reporter.write_samples(step, samples, real_points)
+      if pipeline.is_points:
+        reporter.write_evaluation(step, toy2d.mode_statistics(samples, config.dataset))
+    if step % config.checkpoint_every == 0 or is_last:
+      checkpointer.save(step, state, pipeline.iterator)
+
+  checkpointer.wait_until_finished()
+  checkpointer.close()
+  reporter.close()
+  return state

@@ -1,0 +1,109 @@
+"""The train step: one real step of every config, sharding over 8 devices, EMA sampling."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import data
+from gan_jax import sharding
+from gan_jax import state as state_lib
+from gan_jax import step as step_lib
+from tests.conftest import CONFIGS
+from tests.helpers import load_config, small
+
+CONFIG_NAMES = [p.name for p in CONFIGS if p.name != 'gan_toy2d.py'] + [
+    'gan_toy2d.py:ring8', 'gan_toy2d.py:grid25']
+
+
+def _setup(config, devices):
+  mesh = sharding.make_mesh(devices)
+  pipeline = data.make_pipeline(config)
+  gan = state_lib.build_gan(config, pipeline.data_shape)
+  state = sharding.create_state(gan.init, jax.random.key(config.seed), mesh)
+  train_step = sharding.jit_train_step(step_lib.make_train_step(gan), mesh, config.n_critic)
+  return gan, state, train_step, pipeline, sharding.batch_sharding(mesh, config.n_critic)
+
+
+@pytest.mark.parametrize('name', CONFIG_NAMES)
+def test_one_real_step_of_every_config(name):
+  config = small(load_config(name))
+  gan, state, train_step, pipeline, batch_sharding = _setup(config, jax.devices()[:1])
+  before = jax.device_get(state)
+  state, metrics = train_step(state, sharding.global_batch(next(pipeline.iterator),
+                                                           batch_sharding))
+  metrics = jax.device_get(metrics)
+  assert int(state.step) == 1
+  assert all(np.isfinite(v) for v in metrics.values()), metrics
+  assert {'d_loss', 'g_loss', 'd_real', 'd_fake'} <= set(metrics)
+  for player in ('g_params', 'd_params'):
+    changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), getattr(before, player),
+                           jax.device_get(getattr(state, player)))
+    assert any(jax.tree.leaves(changed)), f'{player} did not change'
+  if config.weight_clip:
+    assert max(float(jnp.max(jnp.abs(p))) for p in jax.tree.leaves(state.d_params)) <= 0.01
+  if config.gradient_penalty != 'none':
+    assert 'gradient_penalty' in metrics
+  samples = gan.sample(state, gan.latents(jax.random.key(0), 4))
+  assert samples.shape == (4,) + pipeline.data_shape
+
+
+def test_one_device_and_eight_devices_agree():
+  """Batch split over 8 devices (batch-norm statistics over the global batch) = one device."""
+  assert len(jax.devices()) == 8
+  config = small(load_config('dcgan.py'), batch_size=32)
+  results = []
+  for devices in (jax.devices()[:1], jax.devices()):
+    _, state, train_step, pipeline, batch_sharding = _setup(config, devices)
+    for _ in range(3):
+      batch = sharding.global_batch(next(pipeline.iterator), batch_sharding)
+      state, metrics = train_step(state, batch)
+    assert len(batch['image'].sharding.device_set) == len(devices)
+    results.append(jax.device_get((state, metrics)))
+  (state1, metrics1), (state8, metrics8) = results
+  for a, b in zip(jax.tree.leaves(state1), jax.tree.leaves(state8)):
+    np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+  for key in metrics1:
+    np.testing.assert_allclose(metrics1[key], metrics8[key], rtol=1e-4, atol=1e-5)
+
+
+def test_n_critic_updates_discriminator_n_times():
+  """With Adam's update count: n_critic = 5 D updates and one G update per step."""
+  config = small(load_config('wgan_gp.py'))
+  _, state, train_step, pipeline, batch_sharding = _setup(config, jax.devices()[:1])
+  state, _ = train_step(state, sharding.global_batch(next(pipeline.iterator), batch_sharding))
+  assert int(state.d_opt_state[0].count) == 5 and int(state.g_opt_state[0].count) == 1
+
+
+def test_step_is_deterministic_and_uses_fold_in_of_the_step():
+  config = small(load_config('dcgan.py'))
+  gan, state, _, pipeline, _ = _setup(config, jax.devices()[:1])
+  train_step = jax.jit(step_lib.make_train_step(gan))
+  batch = next(pipeline.iterator)
+  out_a = jax.device_get(train_step(state, batch))
+  out_b = jax.device_get(train_step(state, batch))
+  for a, b in zip(jax.tree.leaves(out_a), jax.tree.leaves(out_b)):
+    np.testing.assert_array_equal(a, b)
+  later = jax.device_get(train_step(state.replace(step=jnp.int32(7)), batch))
+  assert not np.array_equal(later[0].g_params['Dense_0']['kernel'],
+                            out_a[0].g_params['Dense_0']['kernel'])
+
+
+def test_ema_tracks_the_generator_and_is_used_for_samples():
+  config = small(load_config('dcgan.py'), ema_decay=0.5)
+  gan, state, train_step, pipeline, batch_sharding = _setup(config, jax.devices()[:1])
+  for _ in range(3):
+    state, _ = train_step(state, sharding.global_batch(next(pipeline.iterator), batch_sharding))
+  kernel = lambda p: np.asarray(p['Dense_0']['kernel'])
+  assert not np.array_equal(kernel(state.ema_params), kernel(state.g_params))
+  z = gan.latents(jax.random.key(1), 4)
+  ema_samples = gan.sample(state, z)
+  raw_samples = gan.sample(state.replace(ema_params=None), z)
+  assert not np.allclose(ema_samples, raw_samples)
+  no_ema = state_lib.build_gan(small(load_config('dcgan.py'), ema_decay=0.0), gan.data_shape)
+  assert no_ema.init(jax.random.key(0)).ema_params is None
+
+
+def test_ema_warmup():
+  np.testing.assert_allclose(step_lib.ema_decay_at(jnp.int32(0), 0.999), 0.1)
+  np.testing.assert_allclose(step_lib.ema_decay_at(jnp.int32(10**6), 0.999), 0.999)
