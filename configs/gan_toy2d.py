@@ -5,7 +5,9 @@
 
 Samples are scattered over the real data every sample_every steps (workdir/samples/), with the
 number of modes covered and the fraction of high-quality samples (within 3 sigma of a mode) for
-2,500 samples, the protocol of the PacGAN paper.
+2,500 samples, the protocol of the PacGAN paper. Non-saturating loss, G 4x400 ReLU, D 3x200
+LeakyReLU, z in R^2, Adam 1e-3 decayed linearly to 0 over 25,000 steps of batch 256: ~4 minutes
+on a 2-core CPU, 8/8 modes (ring8) and 25/25 modes (grid25), see the README.
 """
 
 from gan_jax import configuration
@@ -22,10 +24,11 @@ def get_config(arg: str = 'ring8'):
   config.batch_size = 256
   config.latent_dim = 2
   config.loss = 'non_saturating'
-  config.generator = dict(name='mlp', hidden=(400, 400, 400, 400), norm='batch')
+  # No batch norm in G: with it, G spreads mass in rays between the grid25 modes.
+  config.generator = dict(name='mlp', hidden=(400, 400, 400, 400), norm='none')
   config.discriminator = dict(name='mlp', hidden=(200, 200, 200), norm='none')
-  config.g_optimizer = dict(name='adam', learning_rate=1e-4, b1=0.5, b2=0.999)
-  config.d_optimizer = dict(name='adam', learning_rate=1e-4, b1=0.5, b2=0.999)
+  config.g_optimizer = dict(name='adam', learning_rate=1e-3, b1=0.5, b2=0.999)
+  config.d_optimizer = dict(name='adam', learning_rate=1e-3, b1=0.5, b2=0.999)
   config.log_every = 500
   config.checkpoint_every = 5000
   config.sample_every = 5000

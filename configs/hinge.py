@@ -12,10 +12,6 @@ from gan_jax import configuration
 def get_config(arg: str = ''):
   del arg
   config = configuration.base_config()
-  config.dataset = 'digits'
-  config.image_size = 32
-  config.total_steps = 2000
-  config.batch_size = 64
   config.loss = 'hinge'
   config.g_optimizer = dict(name='adam', learning_rate=1e-4, b1=0.0, b2=0.9)
   config.d_optimizer = dict(name='adam', learning_rate=4e-4, b1=0.0, b2=0.9)

@@ -13,10 +13,6 @@ from gan_jax import configuration
 def get_config(arg: str = ''):
   del arg
   config = configuration.base_config()
-  config.dataset = 'digits'
-  config.image_size = 32
-  config.total_steps = 2000
-  config.batch_size = 64
   config.loss = 'wasserstein'
   config.gradient_penalty = 'wgan_gp'
   config.gp_weight = 10.0

@@ -49,15 +49,14 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
 
   pipeline = data_lib.make_pipeline(config)
   gan = state_lib.build_gan(config, pipeline.data_shape)
-  if is_main:
-    write_run_info(workdir, config, pipeline.data_shape)
-
   state = sharding.create_state(gan.init, jax.random.key(config.seed), mesh)
   checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
   if checkpointer.latest_step() is not None:
     logging.info('Resuming from %s (step %d).', checkpointer.directory, checkpointer.latest_step())
     state = checkpointer.restore(state, pipeline.iterator)
   start_step = int(state.step)
+  if is_main:  # After a successful restore, so a failed resume leaves the workdir as it was.
+    write_run_info(workdir, config, pipeline.data_shape)
 
   train_step = sharding.jit_train_step(step_lib.make_train_step(gan), mesh, config.n_critic)
   batch_sharding = sharding.batch_sharding(mesh, config.n_critic)
