@@ -30,8 +30,7 @@ def test_resume_is_bitwise_exact_and_the_workdir_is_complete(tmp_path):
   assert int(resumed.step) == 6
   leaves_a = jax.tree.leaves(jax.device_get(uninterrupted))
   leaves_b = jax.tree.leaves(jax.device_get(resumed))
-  assert len(leaves_a) == len(leaves_b)
-  for a, b in zip(leaves_a, leaves_b):
+  for a, b in zip(leaves_a, leaves_b, strict=True):
     np.testing.assert_array_equal(a, b)
 
   workdir = tmp_path / 'a'
