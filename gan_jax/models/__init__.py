@@ -28,7 +28,7 @@ def configurable_fields(module_class) -> tuple[str, ...]:
 
 def _build(registry, role: str, spec, **data_fields) -> nn.Module:
   spec = dict(spec)
-  name = spec.pop('name')
+  name = spec.pop('name', None)
   if name not in registry:
     raise ValueError(f'config.{role}.name={name!r} is unknown; choose one of {sorted(registry)}.')
   module_class = registry[name]
