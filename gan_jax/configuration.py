@@ -136,15 +136,13 @@ def validate(config, num_data_shards: int = 1) -> None:
   _check_optimizer(config, 'g_optimizer')
   _check_optimizer(config, 'd_optimizer')
 
-  # The registries' own checks (known name, fields the module takes); building is cheap.
+  # The registries' own checks (known name, fields and norm); building a module is cheap.
   for role, build in (('generator', lambda spec: models.build_generator(spec, (4, 4, 1))),
                       ('discriminator', models.build_discriminator)):
     try:
       build(config[role])
     except ValueError as e:
       raise ConfigError(str(e)) from None
-    if 'norm' in config[role] and config[role].norm not in models.NORMS:
-      _fail(f'{role}.norm', config[role].norm, f'choose one of {list(models.NORMS)}')
 
   if not isinstance(config.dataset, str) or not config.dataset:
     _fail('dataset', config.dataset, f'name an offline dataset {list(OFFLINE_DATASETS)} or a '

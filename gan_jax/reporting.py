@@ -26,8 +26,8 @@ def image_grid(images: np.ndarray, min_width: int = 512) -> np.ndarray:
   return grid.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
-def save_image_grid(images: np.ndarray, path: str) -> None:
-  grid = image_grid(images)
+def save_png(grid: np.ndarray, path: str) -> None:
+  """uint8 [H, W, C] (C = 1 or 3) -> PNG."""
   Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)
 
 
@@ -106,8 +106,8 @@ class Reporter:
     if samples.ndim == 2:
       save_scatter(samples, real_points, path, title=f'step {step}')
     else:
-      save_image_grid(samples, path)
-      grid = image_grid(samples, min_width=0)
+      grid = image_grid(samples)
+      save_png(grid, path)
       self._writer.add_image('samples', grid, step, dataformats='HWC')
     self._writer.flush()
     return path

@@ -10,7 +10,6 @@ import json
 import os
 
 import jax
-import numpy as np
 from absl import logging
 
 from gan_jax import checkpointing
@@ -79,7 +78,7 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
     if step % config.log_every == 0 or is_last:
       reporter.write_metrics(step, jax.device_get(metrics))
     if step % config.sample_every == 0 or is_last:
-      samples = np.asarray(jax.device_get(sample_fn(state, fixed_z)))
+      samples = jax.device_get(sample_fn(state, fixed_z))
       reporter.write_samples(step, samples, real_points)
       if pipeline.is_points:
         reporter.write_evaluation(step, toy2d.mode_statistics(samples, config.dataset))

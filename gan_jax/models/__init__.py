@@ -36,6 +36,9 @@ def _build(registry, role: str, spec, **data_fields) -> nn.Module:
   if unknown:
     raise ValueError(f'config.{role} has keys {unknown} that {module_class.__name__} does not take; '
                      f'it takes {list(configurable_fields(module_class))}.')
+  if spec.get('norm', 'none') not in NORMS:
+    raise ValueError(f"config.{role}.norm={spec['norm']!r} is not allowed: choose one of "
+                     f'{list(NORMS)}.')
   spec = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
   return module_class(**spec, **data_fields)
 
