@@ -6,6 +6,7 @@ ml_collections refuses it, in code `validate` does).
 """
 
 import inspect
+import os
 
 import ml_collections
 import optax
@@ -59,6 +60,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.keep_checkpoints = 3
   c.sample_every = 500
   c.num_sample_images = 64
+
+  # Periodic evaluation (gan_jax/evaluation/evaluator.py) of the EMA generator against the
+  # training data, into metrics.jsonl and TensorBoard as eval/*; every = 0 turns it off.
+  c.evals = ml_collections.ConfigDict(dict(
+      every=0,
+      metrics='',  # Comma-separated, e.g. 'fid,kid,pr,dc,classes' or 'modes' for 2-D data.
+      features='',  # Weights of the feature extractor (classifier or InceptionV3 .npz).
+      num_samples=2000,
+      num_reference=10_000))
   return c
 
 
@@ -82,6 +92,32 @@ def _check_optimizer(config, key):
                       f'it takes {sorted(accepted)}.')
   if not spec.get('learning_rate', 0) > 0:
     _fail(f'{key}.learning_rate', spec.get('learning_rate'), 'it must be a positive number')
+
+
+def _check_evals(config):
+  from gan_jax.evaluation import evaluator  # pylint: disable=g-import-not-at-top (a cycle)
+  evals = config.evals
+  unknown = sorted(set(evals.keys()) - set(base_config().evals.keys()))
+  if unknown:
+    raise ConfigError(f'Unknown keys {unknown} in config.evals; it has '
+                      f'{sorted(base_config().evals.keys())}.')
+  if not isinstance(evals.every, int) or evals.every < 0:
+    _fail('evals.every', evals.every, 'it must be an integer >= 0 (0 turns evaluation off)')
+  if not evals.every:
+    return
+  for key in ('num_samples', 'num_reference'):
+    if not isinstance(evals[key], int) or evals[key] <= 0:
+      _fail(f'evals.{key}', evals[key], 'it must be a positive integer')
+  try:
+    metrics = evaluator.parse_metrics(evals.metrics)
+    if not metrics:
+      raise evaluator.EvaluationError('evals.every > 0 needs at least one metric in evals.metrics.')
+    evaluator.check_request(metrics, config.dataset, evals.features)
+  except evaluator.EvaluationError as e:
+    raise ConfigError(f'config.evals.metrics={evals.metrics!r}: {e}') from None
+  if evals.features and not os.path.isfile(evals.features):
+    _fail('evals.features', evals.features, 'no such file; train one with `python -m '
+          'gan_jax.evaluate train-classifier` or convert InceptionV3 weights')
 
 
 def validate(config, num_data_shards: int = 1) -> None:
@@ -144,6 +180,7 @@ def validate(config, num_data_shards: int = 1) -> None:
     except ValueError as e:
       raise ConfigError(str(e)) from None
 
+  _check_evals(config)
   if not isinstance(config.dataset, str) or not config.dataset:
     _fail('dataset', config.dataset, f'name an offline dataset {list(OFFLINE_DATASETS)} or a '
           'TFDS image dataset')

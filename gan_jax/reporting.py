@@ -11,11 +11,11 @@ from absl import logging
 from PIL import Image
 
 
-def image_grid(images: np.ndarray, min_width: int = 512) -> np.ndarray:
-  """[N, H, W, C] in [-1, 1] -> one uint8 [rows*H, cols*W, C] grid, upscaled (nearest) to at least
-  min_width pixels across."""
+def image_grid(images: np.ndarray, min_width: int = 512, columns: int | None = None) -> np.ndarray:
+  """[N, H, W, C] in [-1, 1] -> one uint8 [rows*H, cols*W, C] grid (square unless `columns` is
+  given), upscaled (nearest) to at least min_width pixels across."""
   n, h, w, c = images.shape
-  cols = math.ceil(math.sqrt(n))
+  cols = columns or math.ceil(math.sqrt(n))
   rows = math.ceil(n / cols)
   pixels = np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
   grid = np.zeros((rows * h, cols * w, c), np.uint8)
@@ -47,6 +47,11 @@ def save_scatter(samples: np.ndarray, real: np.ndarray, path: str, title: str = 
   ax.set_title(title)
   fig.savefig(path, bbox_inches='tight')
   plt.close(fig)
+
+
+# Columns of the evaluation pictures: interpolation rows of 10 steps, arithmetic's rows of 10
+# classes, image pairs side by side (4 pairs a row) for the birthday and nearest-image checks.
+EVAL_GRID_COLUMNS = {'interpolation_lerp': 10, 'interpolation_slerp': 10, 'arithmetic': 10}
 
 
 class Reporter:
@@ -86,10 +91,16 @@ class Reporter:
     self._jsonl.write(json.dumps({'step': step, **metrics}) + '\n')
     self._jsonl.flush()
 
-  def write_evaluation(self, step: int, results: dict) -> None:
-    """Evaluation results (host floats) to the console, TensorBoard and metrics.jsonl."""
+  def write_evaluation(self, step: int, results: dict, images: dict | None = None) -> None:
+    """Evaluation results (host floats) to the console, TensorBoard and metrics.jsonl; images
+    ({name: [N, H, W, C]}) to eval/step_NNNNNNN_name.png."""
     if not self.enabled:
       return
+    if images:
+      os.makedirs(os.path.join(self.workdir, 'eval'), exist_ok=True)
+      for name, pictures in images.items():
+        save_png(image_grid(pictures, columns=EVAL_GRID_COLUMNS.get(name, 8)),
+                 os.path.join(self.workdir, 'eval', f'step_{step:07d}_{name}.png'))
     logging.info('step %d evaluation | %s', step,
                  ' '.join(f'{k}={v:.4g}' for k, v in sorted(results.items())))
     for k, v in results.items():

@@ -19,12 +19,6 @@ from gan_jax import sharding
 from gan_jax import state as state_lib
 from gan_jax import train
 
-_WORKDIR = flags.DEFINE_string('workdir', None, 'A training workdir.')
-_NUM_SAMPLES = flags.DEFINE_integer('num_samples', 1000, 'How many samples.')
-_OUTPUT = flags.DEFINE_string('output', None, 'The .npz file to write.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the latent codes.')
-_BATCH = flags.DEFINE_integer('batch_size', 500, 'Samples generated per call.')
-
 
 def load_generator(workdir: str) -> tuple[state_lib.GAN, state_lib.GANState]:
   """The GAN and the state of the latest checkpoint of a training workdir."""
@@ -58,18 +52,25 @@ def generate(gan: state_lib.GAN, state: state_lib.GANState, num_samples: int, se
 
 def main(argv):
   del argv
-  if not _WORKDIR.value or not _OUTPUT.value:
+  args = flags.FLAGS
+  if not args.workdir or not args.output:
     sys.exit('error: --workdir and --output are required.')
-  if _NUM_SAMPLES.value <= 0:
-    sys.exit(f'error: --num_samples={_NUM_SAMPLES.value} must be positive.')
+  if args.num_samples <= 0:
+    sys.exit(f'error: --num_samples={args.num_samples} must be positive.')
   try:
-    gan, state = load_generator(_WORKDIR.value)
+    gan, state = load_generator(args.workdir)
   except FileNotFoundError as e:
     sys.exit(f'error: {e}')
-  samples = generate(gan, state, _NUM_SAMPLES.value, _SEED.value, _BATCH.value)
-  np.savez(_OUTPUT.value, samples=samples)
-  print(f'Wrote {samples.shape} samples from step {int(state.step)} to {_OUTPUT.value}.')
+  samples = generate(gan, state, args.num_samples, args.seed, args.batch_size)
+  np.savez(args.output, samples=samples)
+  print(f'Wrote {samples.shape} samples from step {int(state.step)} to {args.output}.')
 
 
 if __name__ == '__main__':
+  # Defined here, not at import, so that gan_jax.evaluate can import this module's functions.
+  flags.DEFINE_string('workdir', None, 'A training workdir.')
+  flags.DEFINE_integer('num_samples', 1000, 'How many samples.')
+  flags.DEFINE_string('output', None, 'The .npz file to write.')
+  flags.DEFINE_integer('seed', 0, 'Seed of the latent codes.')
+  flags.DEFINE_integer('batch_size', 500, 'Samples generated per call.')
   app.run(main)

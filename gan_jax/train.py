@@ -3,13 +3,15 @@
 Builds the mesh, the data pipeline and the state (restoring the latest checkpoint in the workdir
 if there is one), then runs the jitted step, reporting every `log_every` steps, drawing samples
 from a fixed z every `sample_every` steps and checkpointing every `checkpoint_every` steps and at
-the end. Metrics are fetched from the device only when they are reported.
+the end, and evaluating every `evals.every` steps. Metrics are fetched from the device only when
+they are reported.
 """
 
 import json
 import os
 
 import jax
+import numpy as np
 from absl import logging
 
 from gan_jax import checkpointing
@@ -19,11 +21,12 @@ from gan_jax import reporting
 from gan_jax import sharding
 from gan_jax import state as state_lib
 from gan_jax import step as step_lib
-from gan_jax.evaluation import toy2d
+from gan_jax.evaluation import evaluator as evaluator_lib
 
 # The fixed z of the sample pictures comes from this stream of the seed (train steps use
-# fold_in(seed, step) with step < 2**31 - 1).
+# fold_in(seed, step) with step < 2**31 - 2).
 FIXED_Z_STREAM = 2**31 - 1
+EVAL_Z_STREAM = 2**31 - 2  # The z of periodic evaluations.
 RUN_INFO = 'run_info.json'
 
 
@@ -65,6 +68,15 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
   if pipeline.is_points:
     real_points = data_lib.sources.mixture_points(config.dataset, config.num_sample_images, seed=1)
 
+  evaluator = None
+  if config.evals.every:  # Loads the feature extractor and the reference before compiling.
+    evaluator = evaluator_lib.Evaluator(
+        evaluator_lib.parse_metrics(config.evals.metrics), config.dataset, config.evals.features,
+        config.dataset_split, config.data_dir, config.image_size, config.evals.num_reference,
+        seed=config.seed)
+    eval_z = np.asarray(gan.latents(jax.random.fold_in(jax.random.key(config.seed), EVAL_Z_STREAM),
+                                    config.evals.num_samples))
+
   reporter = reporting.Reporter(workdir, config.total_steps,
                                 images_per_step=config.batch_size * config.n_critic,
                                 start_step=start_step, enabled=is_main)
@@ -80,8 +92,11 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
     if step % config.sample_every == 0 or is_last:
       samples = jax.device_get(sample_fn(state, fixed_z))
       reporter.write_samples(step, samples, real_points)
-      if pipeline.is_points:
-        reporter.write_evaluation(step, toy2d.mode_statistics(samples, config.dataset))
+    if evaluator and (step % config.evals.every == 0 or is_last):
+      generator = lambda z, state=state: sample_fn(state, z)
+      samples = np.concatenate(list(evaluator_lib.batched(generator, eval_z)))
+      result = evaluator.evaluate(samples, generator, config.latent_dim)
+      reporter.write_evaluation(step, result.values, result.images)
     if step % config.checkpoint_every == 0 or is_last:
       checkpointer.save(step, state, pipeline.iterator)
 

@@ -6,7 +6,8 @@ step reads one key whatever the data).
 
 Offline (no network): 'ring8', 'grid25', 'digits', 'npz:PATH'. Any other name is a TFDS image
 dataset read through `tfds.data_source` (ArrayRecord), e.g. 'mnist', 'fashion_mnist', 'cifar10',
-'celeb_a'.
+'celeb_a'. 'stacked:NAME' stacks three random images of the one-channel labelled dataset NAME as
+the channels of one RGB image (Stacked MNIST, Metz et al. 2017: 1,000 modes for digits).
 """
 
 import os
@@ -15,7 +16,9 @@ from typing import Sequence
 
 import numpy as np
 
-OFFLINE_CHOICES = "'ring8', 'grid25', 'digits' or 'npz:PATH'"
+OFFLINE_CHOICES = "'ring8', 'grid25', 'digits' or 'npz:PATH' (and 'stacked:' of the last two)"
+STACKED_PREFIX = 'stacked:'
+STACKED_RECORDS = 100_000  # Fixed triples of source images (seed 0).
 
 # 2-D mixtures of the VEEGAN (Srivastava et al. 2017) / PacGAN (Lin et al. 2018) protocol.
 MIXTURES = {
@@ -67,15 +70,21 @@ def digits_images() -> tuple[np.ndarray, np.ndarray]:
   return images, digits.target.astype(np.int32)
 
 
-def load_npz(path: str) -> dict[str, np.ndarray]:
-  """Reads `images` (uint8 [N, H, W] or [N, H, W, C], C in {1, 3}) and optional `labels` [N]."""
+def read_npz(path: str, what: str, error: type[Exception] = DatasetError) -> dict[str, np.ndarray]:
+  """All arrays of an .npz file; `error` (naming `what` the file is) when it is missing or
+  unreadable."""
   if not os.path.isfile(path):
-    raise DatasetError(f'npz dataset: no file at {path!r} (from dataset "npz:{path}").')
+    raise error(f'{what}: no file at {path!r}.')
   try:
     with np.load(path, allow_pickle=False) as f:
-      arrays = {k: f[k] for k in f.files}
+      return {k: f[k] for k in f.files}
   except Exception as e:  # A truncated or foreign file.
-    raise DatasetError(f'npz dataset {path!r} cannot be read as .npz: {e}') from e
+    raise error(f'{what}: {path!r} cannot be read as .npz: {e}') from e
+
+
+def load_npz(path: str) -> dict[str, np.ndarray]:
+  """Reads `images` (uint8 [N, H, W] or [N, H, W, C], C in {1, 3}) and optional `labels` [N]."""
+  arrays = read_npz(path, f'npz dataset (from dataset "npz:{path}")')
   if 'images' not in arrays:
     raise DatasetError(f'npz dataset {path!r} has arrays {sorted(arrays)} but no "images"; '
                        'save it with np.savez(path, images=uint8 [N, H, W(, C)], labels=[N]).')
@@ -123,6 +132,38 @@ class TFDSImageSource:
     return [self._record(e) for e in self._source.__getitems__(list(indices))]
 
 
+class StackedSource:
+  """Three images of a one-channel labelled source as the R, G, B channels of one image; the
+  label is 100 * label_R + 10 * label_G + label_B (1,000 classes for digits). The triples are
+  STACKED_RECORDS fixed draws (seed 0), so the dataset is the same on every run and process."""
+
+  def __init__(self, base, name: str, num_records: int = STACKED_RECORDS):
+    first = base[0]
+    if first['image'].shape[-1] != 1 or 'label' not in first:
+      raise DatasetError(f'{STACKED_PREFIX}{name}: stacking needs one-channel images with labels; '
+                         f'{name!r} has images of shape {first["image"].shape} and keys '
+                         f'{sorted(first)}.')
+    self._base = base
+    self._triples = np.random.default_rng(0).integers(0, len(base), (num_records, 3))
+
+  def __len__(self) -> int:
+    return len(self._triples)
+
+  def __getitems__(self, indices: Sequence[int]) -> list[dict]:
+    triples = self._triples[np.asarray(indices)]
+    records = self._base.__getitems__(triples.reshape(-1).tolist())
+    out = []
+    for i in range(len(triples)):
+      channels = records[3 * i:3 * i + 3]
+      out.append({'image': np.concatenate([r['image'] for r in channels], axis=-1),
+                  'label': np.int32(sum(int(r['label']) * 10**(2 - c)
+                                        for c, r in enumerate(channels)))})
+    return out
+
+  def __getitem__(self, index: int) -> dict:
+    return self.__getitems__([index])[0]
+
+
 def _check_network(host: str = 'storage.googleapis.com', timeout: float = 5.0) -> None:
   """Fails within `timeout` seconds where TFDS's servers cannot be reached (TFDS itself retries
   for minutes before giving up)."""
@@ -167,6 +208,9 @@ def _tfds_source(name: str, split: str, data_dir: str) -> TFDSImageSource:
 
 def load_source(dataset: str, split: str = 'train', data_dir: str = ''):
   """The random-access source named by config.dataset."""
+  if dataset.startswith(STACKED_PREFIX):
+    name = dataset[len(STACKED_PREFIX):]
+    return StackedSource(load_source(name, split, data_dir), name)
   if dataset in MIXTURES:
     return ArraySource({'image': mixture_points(dataset, MIXTURE_TRAIN_POINTS, seed=0)})
   if dataset == 'digits':

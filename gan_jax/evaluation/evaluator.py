@@ -1,0 +1,204 @@
+"""Evaluator: the metrics of `gan_jax.evaluate` and of `config.evals`, with their protocols.
+
+Metrics (names as in --metrics and config.evals.metrics):
+  fid, kid, is, pr (precision/recall), dc (density/coverage), classes   need a feature extractor
+  stacked_modes                                   needs a digit classifier; RGB digit stacks
+  birthday, nn_divergence, memorization           compare pixels with the reference images
+  interpolation, arithmetic                       need the generator (a workdir); arithmetic a
+                                                  digit classifier
+  modes                                           2-D mixtures only
+
+Everything is loaded and checked when the Evaluator is built (before any training compiles), and
+every number comes with a protocol string: sample counts, reference data, feature extractor.
+"""
+
+import dataclasses
+from typing import Callable, Iterator
+
+import numpy as np
+
+from gan_jax import configuration
+from gan_jax.data import pipeline as pipeline_lib
+from gan_jax.data import sources
+from gan_jax.evaluation import diagnostics
+from gan_jax.evaluation import features as features_lib
+from gan_jax.evaluation import latent
+from gan_jax.evaluation import metrics as metrics_lib
+from gan_jax.evaluation import toy2d
+
+FEATURE_METRICS = ('fid', 'kid', 'is', 'pr', 'dc', 'classes')
+PIXEL_METRICS = ('birthday', 'nn_divergence', 'memorization')
+GENERATOR_METRICS = ('interpolation', 'arithmetic')
+CLASSIFIER_METRICS = ('classes', 'stacked_modes', 'arithmetic')
+POINT_METRICS = ('modes',)
+METRICS = FEATURE_METRICS + ('stacked_modes',) + PIXEL_METRICS + GENERATOR_METRICS + POINT_METRICS
+
+
+class EvaluationError(ValueError):
+  """Metrics that cannot be computed as asked; the message says what to change."""
+
+
+def parse_metrics(names: str) -> tuple[str, ...]:
+  """'fid,kid' -> ('fid', 'kid'), refusing unknown names."""
+  parsed = tuple(n.strip() for n in names.split(',') if n.strip())
+  unknown = [n for n in parsed if n not in METRICS]
+  if unknown:
+    raise EvaluationError(f'Unknown metrics {unknown}; choose from {list(METRICS)}.')
+  return parsed
+
+
+def check_request(metrics: tuple[str, ...], dataset: str, features_path: str) -> None:
+  """The cheap checks (no files read): which metrics fit the data and need features."""
+  points = configuration.is_point_dataset(dataset)
+  for name in metrics:
+    if points != (name in POINT_METRICS):
+      raise EvaluationError(
+          f'Metric {name!r} does not apply to dataset {dataset!r}: 2-D mixtures take '
+          f'{list(POINT_METRICS)}, image datasets the others.')
+    if name in FEATURE_METRICS + ('stacked_modes', 'arithmetic') and not features_path:
+      raise EvaluationError(
+          f'Metric {name!r} needs a feature extractor: give a weights file (a classifier from '
+          '`python -m gan_jax.evaluate train-classifier`, or converted InceptionV3 weights).')
+
+
+def reference_images(dataset: str, split: str, data_dir: str, image_size: int, num: int,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+  """Up to `num` images of a dataset (seeded choice), fitted to image_size like the training
+  pipeline does, in [-1, 1]; and their labels when the dataset has them."""
+  source = sources.load_source(dataset, split, data_dir)
+  indices = np.sort(np.random.default_rng(seed).choice(len(source), min(num, len(source)),
+                                                       replace=False))
+  records = source.__getitems__(indices.tolist())
+  images = np.stack([pipeline_lib.fit_to_size(r['image'], image_size) for r in records])
+  labels = np.array([r['label'] for r in records]) if 'label' in records[0] else None
+  return images.astype(np.float32) / 127.5 - 1.0, labels
+
+
+@dataclasses.dataclass
+class Result:
+  values: dict[str, float]
+  protocols: dict[str, str]  # metric name -> how it was measured
+  images: dict[str, np.ndarray]  # name -> [N, H, W, C] in [-1, 1], to save as grids
+
+
+class Evaluator:
+  """Computes the requested metrics of a generator or a sample set against one reference."""
+
+  def __init__(self, metrics: tuple[str, ...], dataset: str, features_path: str = '',
+               dataset_split: str = 'train', data_dir: str = '', image_size: int = 32,
+               num_reference: int = 10_000, seed: int = 0):
+    check_request(metrics, dataset, features_path)
+    self.metrics = metrics
+    self.dataset = dataset
+    self.seed = seed
+    self.extractor = features_lib.load_extractor(features_path) if features_path else None
+    self.reference = self.reference_labels = self.reference_features = None
+    self.reference_name = f'{dataset} ({dataset_split})'
+    if configuration.is_point_dataset(dataset):
+      return
+    if any(m in FEATURE_METRICS + PIXEL_METRICS for m in metrics):
+      self.reference, self.reference_labels = reference_images(
+          dataset, dataset_split, data_dir, image_size, num_reference, seed)
+      self.reference_name = f'{len(self.reference)} images of {dataset} ({dataset_split})'
+    if self.extractor and any(m in FEATURE_METRICS for m in metrics):
+      self.reference_features = self.extractor(
+          features_lib.in_batches(self.reference, self.extractor.batch_size))
+
+  def evaluate(self, samples: np.ndarray, generator: Callable | None = None,
+               latent_dim: int = 0) -> Result:
+    """samples: [N, H, W, C] in [-1, 1] (or [N, 2] points). generator: z [M, Z] -> images, for
+    interpolation and arithmetic."""
+    values, protocols, images = {}, {}, {}
+    n = len(samples)
+    generated = f'{n} generated'
+    if 'modes' in self.metrics:
+      values.update(toy2d.mode_statistics(samples, self.dataset))
+      protocols['modes'] = (f'{generated} points; high quality within 3 std of the nearest mode; '
+                            'a mode is covered by >= 0.2 N / modes high-quality samples (PacGAN); '
+                            'reverse KL of the high-quality samples over the modes vs uniform')
+    wanted = [m for m in self.metrics if m in FEATURE_METRICS]
+    if wanted:
+      fake_features, fake_logits = self.extractor(
+          features_lib.in_batches(samples, self.extractor.batch_size))
+      real_features, real_logits = self.reference_features
+      against = f'{generated} vs {self.reference_name}; features: {self.extractor.name}'
+      for name in wanted:
+        values.update(self._feature_metric(name, real_features, fake_features, fake_logits))
+        protocols[name] = against
+      if 'is' in wanted:
+        protocols['is'] = f'{generated}, 10 splits; logits: {self.extractor.name}'
+      if 'classes' in wanted:
+        protocols['classes'] = (f'{generated}; classes predicted by {self.extractor.name}; covered '
+                                '= >= 0.2 N / classes samples; KL(generated || reference labels)')
+    if 'stacked_modes' in self.metrics:
+      values.update(diagnostics.stacked_mnist_modes(samples, self.extractor))
+      protocols['stacked_modes'] = (f'{generated} RGB samples, each channel labelled by '
+                                    f'{self.extractor.name}; 1,000 modes; KL(generated || uniform)')
+    if 'birthday' in self.metrics:
+      stats, images['birthday_pairs'] = diagnostics.birthday_paradox(samples, self.reference)
+      values.update(stats)
+      protocols['birthday'] = (f'{generated} in batches of 400, pixel L2; duplicate = closer than '
+                               'half the closest pair in any batch of 400 of '
+                               f'{self.reference_name}')
+    if 'nn_divergence' in self.metrics:
+      values.update(diagnostics.neural_net_divergence(self.reference, samples, seed=self.seed))
+      half = min(len(self.reference), n) // 2
+      protocols['nn_divergence'] = (f'a fresh CNN discriminator, 1,000 Adam steps on {half} real '
+                                    f'+ {half} generated, scored on {half} + {half} others; '
+                                    f'real: {self.reference_name}')
+    if 'memorization' in self.metrics:
+      stats, images['nearest_training'] = diagnostics.nearest_training_images(
+          samples[:2000], self.reference)
+      values.update(stats)
+      protocols['memorization'] = (f'{min(n, 2000)} generated, pixel L2 to the nearest of '
+                                   f'{self.reference_name}; real baseline: 1,000 of them to '
+                                   'their nearest other image; medians')
+    if 'interpolation' in self.metrics:
+      images.update(self._interpolations(generator, latent_dim))
+      protocols['interpolation'] = '8 random pairs of z, 10 steps, lerp and slerp'
+    if 'arithmetic' in self.metrics:
+      stats, images['arithmetic'] = self._arithmetic(generator, latent_dim)
+      values.update(stats)
+      protocols['arithmetic'] = ('thin digit + (thick - thin) for each class, 10 exemplars a term '
+                                 f'among 4,000 samples; classes from {self.extractor.name}; ink = '
+                                 'mean brightness')
+    return Result(values, protocols, images)
+
+  def _feature_metric(self, name, real_features, fake_features, fake_logits) -> dict[str, float]:
+    if name == 'fid':
+      return {'fid': metrics_lib.fid(real_features, fake_features)}
+    if name == 'kid':
+      mean, std = metrics_lib.kid(real_features, fake_features, seed=self.seed)
+      return {'kid': mean, 'kid_std': std}
+    if name == 'is':
+      mean, std = metrics_lib.inception_score(fake_logits)
+      return {'is': mean, 'is_std': std}
+    if name == 'pr':
+      precision, recall = metrics_lib.precision_recall(real_features, fake_features, k=3)
+      return {'precision': precision, 'recall': recall}
+    if name == 'dc':
+      density, coverage = metrics_lib.density_coverage(real_features, fake_features, k=5)
+      return {'density': density, 'coverage': coverage}
+    return metrics_lib.class_statistics(fake_logits, self.reference_labels)
+
+  def _require(self, generator, what):
+    if generator is None:
+      raise EvaluationError(f'{what} needs the generator: evaluate a workdir, not a sample file.')
+
+  def _interpolations(self, generator, latent_dim) -> dict[str, np.ndarray]:
+    self._require(generator, 'interpolation')
+    rng = np.random.default_rng(self.seed)
+    z0, z1 = rng.standard_normal((2, 8, latent_dim)).astype(np.float32)
+    return {f'interpolation_{method}': np.asarray(generator(
+        latent.interpolation_latents(z0, z1, 10, method))) for method in latent.INTERPOLATIONS}
+
+  def _arithmetic(self, generator, latent_dim):
+    self._require(generator, 'arithmetic')
+    z = np.random.default_rng(self.seed).standard_normal((4000, latent_dim)).astype(np.float32)
+    images = np.concatenate(list(batched(generator, z)))
+    return latent.stroke_arithmetic(generator, z, images, self.extractor)
+
+
+def batched(generator: Callable, z: np.ndarray, batch_size: int = 500) -> Iterator[np.ndarray]:
+  for i in range(0, len(z), batch_size):
+    yield np.asarray(generator(z[i:i + batch_size]))

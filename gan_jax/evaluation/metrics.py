@@ -1,0 +1,155 @@
+"""Sample-quality metrics on features, with their statistics in float64.
+
+  FID  (Heusel et al. 2017): ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)) of Gaussians
+       fitted to the two feature sets.
+  KID  (Binkowski et al. 2018): unbiased MMD^2 with the kernel k(x, y) = (x.y / d + 1)^3, averaged
+       over random subsets, with its standard deviation over the subsets.
+  IS   (Salimans et al. 2016): exp E_x KL(p(y|x) || p(y)), mean and std over splits.
+  Precision / recall (Kynkaanniemi et al. 2019): the fraction of generated samples inside the real
+       manifold (the union of balls reaching each real sample's k-th nearest real neighbour), and of
+       real samples inside the generated manifold; k = 3.
+  Density / coverage (Naeem et al. 2020): how many real-sample balls contain a generated sample on
+       average (divided by k), and the fraction of real balls that contain one; k = 5.
+
+All functions take host feature arrays [N, D] (any float dtype) and return Python floats.
+"""
+
+import numpy as np
+import scipy.linalg
+
+_CHUNK = 2048  # Rows per block of the blocked computations below.
+
+
+def moments(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Mean [D] and unbiased covariance [D, D] in float64, accumulated over blocks of rows."""
+  features = np.asarray(features)
+  n, d = features.shape
+  if n < 2:
+    raise ValueError(f'moments need at least 2 samples, got {n}.')
+  total = np.zeros(d)
+  for i in range(0, n, _CHUNK):
+    total += features[i:i + _CHUNK].astype(np.float64).sum(axis=0)
+  mean = total / n
+  scatter = np.zeros((d, d))
+  for i in range(0, n, _CHUNK):
+    centred = features[i:i + _CHUNK].astype(np.float64) - mean
+    scatter += centred.T @ centred
+  return mean, scatter / (n - 1)
+
+
+def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
+  eigenvalues, vectors = scipy.linalg.eigh(matrix)
+  return (vectors * np.sqrt(np.clip(eigenvalues, 0, None))) @ vectors.T
+
+
+def frechet_distance(mean1, cov1, mean2, cov2) -> float:
+  """The Frechet distance of N(mean1, cov1) and N(mean2, cov2), in float64.
+
+  Tr((S1 S2)^(1/2)) is computed as Tr((S1^(1/2) S2 S1^(1/2))^(1/2)), whose argument is symmetric
+  positive semi-definite, so only symmetric eigendecompositions are needed (no complex parts)."""
+  mean1, mean2 = np.asarray(mean1, np.float64), np.asarray(mean2, np.float64)
+  cov1, cov2 = np.asarray(cov1, np.float64), np.asarray(cov2, np.float64)
+  root1 = _psd_sqrt(cov1)
+  middle = root1 @ cov2 @ root1
+  trace_sqrt = np.sqrt(np.clip(scipy.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+  diff = mean1 - mean2
+  return float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * trace_sqrt)
+
+
+def fid(features1: np.ndarray, features2: np.ndarray) -> float:
+  return frechet_distance(*moments(features1), *moments(features2))
+
+
+def kid(features1: np.ndarray, features2: np.ndarray, num_subsets: int = 100,
+        subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+  """(mean, std) over subsets of the unbiased MMD^2 estimate with the cubic polynomial kernel."""
+  x_all = np.asarray(features1, np.float64)
+  y_all = np.asarray(features2, np.float64)
+  m = min(subset_size, len(x_all), len(y_all))
+  if m < 2:
+    raise ValueError('KID needs at least 2 samples in each set.')
+  d = x_all.shape[1]
+  rng = np.random.default_rng(seed)
+  estimates = []
+  for _ in range(num_subsets):
+    x = x_all[rng.choice(len(x_all), m, replace=False)]
+    y = y_all[rng.choice(len(y_all), m, replace=False)]
+    k_xx = (x @ x.T / d + 1) ** 3
+    k_yy = (y @ y.T / d + 1) ** 3
+    k_xy = (x @ y.T / d + 1) ** 3
+    estimates.append((k_xx.sum() - np.trace(k_xx)) / (m * (m - 1)) +
+                     (k_yy.sum() - np.trace(k_yy)) / (m * (m - 1)) - 2 * k_xy.mean())
+  return float(np.mean(estimates)), float(np.std(estimates))
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+  logits = np.asarray(logits, np.float64)
+  shifted = logits - logits.max(axis=1, keepdims=True)
+  return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def inception_score(logits: np.ndarray, splits: int = 10) -> tuple[float, float]:
+  """(mean, std) over `splits` equal parts of exp(E_x KL(p(y|x) || p(y)))."""
+  log_p = log_softmax(logits)
+  scores = []
+  for part in np.array_split(log_p, splits):
+    log_marginal = np.log(np.exp(part).mean(axis=0))
+    scores.append(np.exp(np.mean(np.sum(np.exp(part) * (part - log_marginal), axis=1))))
+  return float(np.mean(scores)), float(np.std(scores))
+
+
+def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """Euclidean distances [len(a), len(b)] in float64 (blocked over a's rows)."""
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  b_sq = (b * b).sum(axis=1)
+  out = np.empty((len(a), len(b)))
+  for i in range(0, len(a), _CHUNK):
+    block = a[i:i + _CHUNK]
+    squared = (block * block).sum(axis=1)[:, None] + b_sq[None, :] - 2.0 * block @ b.T
+    out[i:i + _CHUNK] = np.sqrt(np.clip(squared, 0, None))
+  return out
+
+
+def nearest_neighbour_radii(features: np.ndarray, k: int) -> np.ndarray:
+  """Distance from each point to its k-th nearest other point of the same set."""
+  distances = pairwise_distances(features, features)
+  return np.partition(distances, k, axis=1)[:, k]  # Index 0 is the point itself (distance 0).
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
+  """Improved precision and recall (Kynkaanniemi et al. 2019) with k-NN balls."""
+  real_radii = nearest_neighbour_radii(real, k)
+  fake_radii = nearest_neighbour_radii(fake, k)
+  distances = pairwise_distances(real, fake)  # [R, F]
+  precision = np.mean((distances <= real_radii[:, None]).any(axis=0))
+  recall = np.mean((distances <= fake_radii[None, :]).any(axis=1))
+  return float(precision), float(recall)
+
+
+def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[float, float]:
+  """Density and coverage (Naeem et al. 2020) with k-NN balls around the real samples."""
+  real_radii = nearest_neighbour_radii(real, k)
+  distances = pairwise_distances(real, fake)  # [R, F]
+  inside = distances < real_radii[:, None]
+  density = inside.sum() / (k * len(fake))
+  coverage = np.mean(distances.min(axis=1) < real_radii)
+  return float(density), float(coverage)
+
+
+def class_statistics(logits: np.ndarray, reference_labels: np.ndarray | None = None,
+                     min_fraction: float = 0.2) -> dict[str, float]:
+  """The classifier's class histogram of samples: classes covered (at least min_fraction of the
+  samples a uniform generator would give each class) and KL(generated || reference) of the class
+  distributions (reference: the given labels' histogram, else uniform)."""
+  num_classes = np.shape(logits)[1]
+  predicted = np.asarray(logits).argmax(axis=1)
+  counts = np.bincount(predicted, minlength=num_classes).astype(np.float64)
+  q = counts / counts.sum()
+  if reference_labels is None:
+    p = np.full(num_classes, 1.0 / num_classes)
+  else:
+    p = np.bincount(reference_labels, minlength=num_classes) / len(reference_labels)
+  nonzero = q > 0
+  return {'classes_covered': float(np.sum(counts >= min_fraction * counts.sum() / num_classes)),
+          'num_classes': float(num_classes),
+          'class_kl': float(np.sum(q[nonzero] * np.log(q[nonzero] / np.maximum(p[nonzero], 1e-12))))}
