@@ -81,8 +81,11 @@ def _evaluate():
       if not _REFERENCE.value:
         sys.exit('error: --samples needs --reference=DATASET.')
       reference, split, data_dir = _REFERENCE.value, _REFERENCE_SPLIT.value or 'train', _DATA_DIR.value
-      with np.load(_SAMPLES.value) as f:
-        samples = f['samples'][:_NUM_SAMPLES.value].astype(np.float32)
+      arrays = sources.read_npz(_SAMPLES.value, 'samples file', error=ValueError)
+      if 'samples' not in arrays:
+        sys.exit(f'error: {_SAMPLES.value} has arrays {sorted(arrays)}, no "samples" (write it '
+                 'with python -m gan_jax.sample or np.savez(path, samples=[N, H, W, C] in [-1, 1])).')
+      samples = arrays['samples'][:_NUM_SAMPLES.value].astype(np.float32)
       image_size = samples.shape[1] if samples.ndim == 4 else 0
     evaluator = evaluator_lib.Evaluator(
         metrics, reference, _FEATURES.value, split, data_dir, image_size,

@@ -98,6 +98,7 @@ def test_stacked_modes_perfect_and_collapsed():
   perfect = diagnostics.stacked_mnist_modes(_encode(every_mode), _digit_reader())
   assert perfect['stacked_modes_covered'] == 1000
   assert perfect['stacked_kl'] == pytest.approx(0.0, abs=1e-3)
+  assert perfect['stacked_confident_fraction'] == 1.0
   collapsed = diagnostics.stacked_mnist_modes(_encode(np.tile([[3, 1, 4]], (26000, 1))),
                                               _digit_reader())
   assert collapsed['stacked_modes_covered'] == 1
@@ -237,6 +238,10 @@ def test_periodic_evaluation_and_the_evaluate_command_line(tmp_path, tiny_classi
   assert bad.returncode != 0 and 'needs a feature extractor' in bad.stderr
   bad = _run('gan_jax.evaluate', f'--workdir={workdir}', '--metrics=modes', check=False)
   assert bad.returncode != 0 and 'does not apply' in bad.stderr
+  np.savez(tmp_path / 'wrong.npz', images=np.zeros((4, 28, 28)))
+  bad = _run('gan_jax.evaluate', f'--samples={tmp_path / "wrong.npz"}', '--reference=digits',
+             '--metrics=fid', f'--features={tiny_classifier[0]}', check=False)
+  assert bad.returncode != 0 and 'no "samples"' in bad.stderr
 
 
 def test_train_classifier_command_line_rejects_unlabelled_data(tmp_path):

@@ -154,3 +154,10 @@ def test_conversion_without_torch_says_what_to_install(monkeypatch, tmp_path):
   with pytest.raises(SystemExit, match='pip install torch'):
     inception.convert_file(str(tmp_path / 'in.pth'), str(tmp_path / 'out.npz'))
 
+
+
+def test_evaluate_loads_converted_weights_by_kind(state_dict, tmp_path):
+  path = str(tmp_path / 'inception_fid.npz')
+  features_lib.save_weights(path, inception.convert_pytorch_fid(state_dict),
+                            {'kind': inception.KIND})
+  assert features_lib.load_extractor(path).feature_dim == 2048
