@@ -29,9 +29,9 @@ from gan_jax.evaluation import toy2d
 FEATURE_METRICS = ('fid', 'kid', 'is', 'pr', 'dc', 'classes')
 PIXEL_METRICS = ('birthday', 'nn_divergence', 'memorization')
 GENERATOR_METRICS = ('interpolation', 'arithmetic')
-CLASSIFIER_METRICS = ('classes', 'stacked_modes', 'arithmetic')
 POINT_METRICS = ('modes',)
 METRICS = FEATURE_METRICS + ('stacked_modes',) + PIXEL_METRICS + GENERATOR_METRICS + POINT_METRICS
+NEEDS_FEATURES = FEATURE_METRICS + ('stacked_modes', 'arithmetic')
 
 
 class EvaluationError(ValueError):
@@ -55,7 +55,7 @@ def check_request(metrics: tuple[str, ...], dataset: str, features_path: str) ->
       raise EvaluationError(
           f'Metric {name!r} does not apply to dataset {dataset!r}: 2-D mixtures take '
           f'{list(POINT_METRICS)}, image datasets the others.')
-    if name in FEATURE_METRICS + ('stacked_modes', 'arithmetic') and not features_path:
+    if name in NEEDS_FEATURES and not features_path:
       raise EvaluationError(
           f'Metric {name!r} needs a feature extractor: give a weights file (a classifier from '
           '`python -m gan_jax.evaluate train-classifier`, or converted InceptionV3 weights).')
@@ -120,7 +120,7 @@ class Evaluator:
     if wanted:
       fake_features, fake_logits = self.extractor(
           features_lib.in_batches(samples, self.extractor.batch_size))
-      real_features, real_logits = self.reference_features
+      real_features, _ = self.reference_features
       against = f'{generated} vs {self.reference_name}; features: {self.extractor.name}'
       for name in wanted:
         values.update(self._feature_metric(name, real_features, fake_features, fake_logits))
