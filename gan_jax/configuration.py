@@ -54,6 +54,14 @@ def base_config() -> ml_collections.ConfigDict:
   c.lr_schedule = 'constant'  # Or 'linear_decay': to 0 at total_steps, for both players.
   c.ema_decay = 0.999  # EMA of G's parameters, used for samples; 0 = off.
 
+  # Speed (benchmarks/RESULTS.md). compute_dtype 'bfloat16': layers compute in bfloat16 while
+  # parameters, optimizer states, batch-norm statistics and losses stay float32 (mixed precision,
+  # for GPUs and TPUs). steps_per_call K: K train steps per dispatch, a lax.scan over K batches,
+  # to hide per-step dispatch on accelerators; keep 1 on CPU, where XLA runs convolutions inside
+  # a loop far slower. log/sample/checkpoint/eval intervals and total_steps must be multiples of K.
+  c.compute_dtype = 'float32'
+  c.steps_per_call = 1
+
   # Bookkeeping.
   c.log_every = 50
   c.checkpoint_every = 500
@@ -135,7 +143,8 @@ def validate(config, num_data_shards: int = 1) -> None:
                       'gan_jax.configuration.base_config().')
 
   for key in ('total_steps', 'batch_size', 'latent_dim', 'n_critic', 'log_every',
-              'checkpoint_every', 'keep_checkpoints', 'sample_every', 'num_sample_images'):
+              'checkpoint_every', 'keep_checkpoints', 'sample_every', 'num_sample_images',
+              'steps_per_call'):
     value = config[key]
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
       _fail(key, value, 'it must be a positive integer')
@@ -145,6 +154,13 @@ def validate(config, num_data_shards: int = 1) -> None:
     _fail('batch_size', config.batch_size,
           f'it must be divisible by the {num_data_shards} devices of the data axis')
 
+  if config.compute_dtype not in models.COMPUTE_DTYPES:
+    _fail('compute_dtype', config.compute_dtype, f'choose one of {list(models.COMPUTE_DTYPES)}')
+  for key in ('total_steps', 'log_every', 'sample_every', 'checkpoint_every', 'evals.every'):
+    value = config.evals.every if key == 'evals.every' else config[key]
+    if isinstance(value, int) and value % config.steps_per_call:
+      _fail(key, value, f'it must be a multiple of steps_per_call={config.steps_per_call}, since '
+            'the trainer only sees the state between calls')
   if config.loss not in losses.OBJECTIVES:
     _fail('loss', config.loss, f'choose one of {sorted(losses.OBJECTIVES)}')
   if not 0.0 <= config.label_smoothing < 1.0:

@@ -15,6 +15,7 @@ import numpy as np
 from absl import app, flags
 
 from gan_jax import checkpointing
+from gan_jax import configuration
 from gan_jax import sharding
 from gan_jax import state as state_lib
 from gan_jax import train
@@ -28,7 +29,8 @@ def load_generator(workdir: str) -> tuple[state_lib.GAN, state_lib.GANState]:
     raise FileNotFoundError(f'{workdir!r} is not a gan_jax workdir (no config.json / '
                             f'{train.RUN_INFO}); train into it with python -m gan_jax.main.')
   with open(config_path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+    # Keys added to the schema after the run was trained take their defaults.
+    config = ml_collections.ConfigDict({**configuration.base_config().to_dict(), **json.load(f)})
   with open(info_path) as f:
     data_shape = tuple(json.load(f)['data_shape'])
   checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)

@@ -24,9 +24,10 @@ def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P())
 
 
-def batch_sharding(mesh: Mesh, n_critic: int) -> NamedSharding:
-  """Batches are [B, ...] for n_critic == 1 and [n_critic, B, ...] otherwise; B is split."""
-  return NamedSharding(mesh, P(DATA_AXIS) if n_critic == 1 else P(None, DATA_AXIS))
+def batch_sharding(mesh: Mesh, n_critic: int = 1, steps_per_call: int = 1) -> NamedSharding:
+  """Batches are [steps_per_call, n_critic, B, ...] without the axes of size 1; B is split."""
+  leading_axes = (steps_per_call > 1) + (n_critic > 1)
+  return NamedSharding(mesh, P(*(None,) * leading_axes, DATA_AXIS))
 
 
 def global_batch(local_batch: dict, sharding: NamedSharding) -> dict:
@@ -39,9 +40,10 @@ def create_state(init_fn: Callable, key, mesh: Mesh):
   return jax.jit(init_fn, out_shardings=replicated(mesh))(key)
 
 
-def jit_train_step(train_step: Callable, mesh: Mesh, n_critic: int) -> Callable:
+def jit_train_step(train_step: Callable, mesh: Mesh, n_critic: int = 1,
+                   steps_per_call: int = 1) -> Callable:
   """jit(train_step) with the state replicated, the batch split on `data`, the state donated."""
   return jax.jit(train_step,
-                 in_shardings=(replicated(mesh), batch_sharding(mesh, n_critic)),
+                 in_shardings=(replicated(mesh), batch_sharding(mesh, n_critic, steps_per_call)),
                  out_shardings=replicated(mesh),
                  donate_argnums=0)

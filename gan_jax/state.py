@@ -94,8 +94,8 @@ def build_gan(config, data_shape: Sequence[int]) -> GAN:
   return GAN(
       config=config,
       data_shape=tuple(int(d) for d in data_shape),
-      generator=models.build_generator(config.generator, data_shape),
-      discriminator=models.build_discriminator(config.discriminator),
+      generator=models.build_generator(config.generator, data_shape, config.compute_dtype),
+      discriminator=models.build_discriminator(config.discriminator, config.compute_dtype),
       g_tx=make_optimizer(config.g_optimizer, config.lr_schedule, config.total_steps),
       d_tx=make_optimizer(config.d_optimizer, config.lr_schedule,
                           config.total_steps * config.n_critic),

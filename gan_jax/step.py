@@ -94,3 +94,17 @@ def make_train_step(gan: GAN) -> Callable:
                          g_opt_state=g_opt_state, ema_params=ema_params), metrics
 
   return train_step
+
+
+def scan_steps(train_step: Callable) -> Callable:
+  """Several steps in one call: (state, batches [K, ...]) -> (state, the last step's metrics).
+
+  A lax.scan over the leading axis of the batches; equal to K calls of train_step. It saves K - 1
+  dispatches per call, which helps small models on accelerators; on CPU, XLA runs convolutions
+  inside the loop many times slower (benchmarks/RESULTS.md), so keep steps_per_call = 1 there."""
+
+  def multi_step(state, batches):
+    state, metrics = jax.lax.scan(train_step, state, batches)
+    return state, jax.tree.map(lambda m: m[-1], metrics)
+
+  return multi_step

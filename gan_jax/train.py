@@ -4,7 +4,9 @@ Builds the mesh, the data pipeline and the state (restoring the latest checkpoin
 if there is one), then runs the jitted step, reporting every `log_every` steps, drawing samples
 from a fixed z every `sample_every` steps and checkpointing every `checkpoint_every` steps and at
 the end, and evaluating every `evals.every` steps. Metrics are fetched from the device only when
-they are reported.
+they are reported; the next batch is read and put on the devices while the current step runs
+(Grain prefetches and decodes on its own threads before that). With steps_per_call K, one
+dispatch runs K steps (lax.scan) and the loop advances K steps at a time.
 """
 
 import json
@@ -60,8 +62,24 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
   if is_main:  # After a successful restore, so a failed resume leaves the workdir as it was.
     write_run_info(workdir, config, pipeline.data_shape)
 
-  train_step = sharding.jit_train_step(step_lib.make_train_step(gan), mesh, config.n_critic)
-  batch_sharding = sharding.batch_sharding(mesh, config.n_critic)
+  steps_per_call = config.steps_per_call
+  if start_step % steps_per_call:
+    raise configuration.ConfigError(
+        f'config.steps_per_call={steps_per_call} does not divide the step {start_step} of the '
+        f'checkpoint in {checkpointer.directory}; resume with a steps_per_call that divides it.')
+  train_step = step_lib.make_train_step(gan)
+  if steps_per_call > 1:
+    train_step = step_lib.scan_steps(train_step)
+  train_step = sharding.jit_train_step(train_step, mesh, config.n_critic, steps_per_call)
+  batch_sharding = sharding.batch_sharding(mesh, config.n_critic, steps_per_call)
+
+  def next_batch():
+    """The next call's batch on the devices: [steps_per_call, n_critic, B, ...] without the
+    leading axes of size 1."""
+    batches = [next(pipeline.iterator) for _ in range(steps_per_call)]
+    batch = batches[0] if steps_per_call == 1 else jax.tree.map(lambda *b: np.stack(b), *batches)
+    return sharding.global_batch(batch, batch_sharding)
+
   sample_fn = jax.jit(gan.sample)
   fixed_z = fixed_latents(gan, config.num_sample_images)
   real_points = None
@@ -83,9 +101,9 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
   logging.info('Training %s / %s on %s from step %d to %d on %d device(s).',
                config.generator.name, config.loss, config.dataset, start_step, config.total_steps,
                mesh.devices.size)
-  for step in range(start_step + 1, config.total_steps + 1):
-    batch = sharding.global_batch(next(pipeline.iterator), batch_sharding)
-    state, metrics = train_step(state, batch)
+  batch = next_batch() if start_step < config.total_steps else None
+  for step in range(start_step + steps_per_call, config.total_steps + 1, steps_per_call):
+    state, metrics = train_step(state, batch)  # Dispatched asynchronously.
     is_last = step == config.total_steps
     if step % config.log_every == 0 or is_last:
       reporter.write_metrics(step, jax.device_get(metrics))
@@ -98,7 +116,9 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
       result = evaluator.evaluate(samples, generator, config.latent_dim)
       reporter.write_evaluation(step, result.values, result.images)
     if step % config.checkpoint_every == 0 or is_last:
-      checkpointer.save(step, state, pipeline.iterator)
+      checkpointer.save(step, state, pipeline.iterator)  # The iterator is at the consumed batches.
+    if not is_last:  # Reading and transferring the next batch overlaps the running step.
+      batch = next_batch()
 
   checkpointer.wait_until_finished()
   checkpointer.close()

@@ -106,3 +106,20 @@ def test_ema_tracks_the_generator_and_is_used_for_samples(small_dcgan):
 def test_ema_warmup():
   np.testing.assert_allclose(step_lib.ema_decay_at(jnp.int32(0), 0.999), 0.1)
   np.testing.assert_allclose(step_lib.ema_decay_at(jnp.int32(10**6), 0.999), 0.999)
+
+
+def test_bfloat16_compute_trains_finite_with_float32_state():
+  """Mixed precision: bfloat16 layers, float32 parameters, optimizer states and losses."""
+  config = small(load_config('dcgan.py'), compute_dtype='bfloat16')
+  gan, state, train_step, pipeline, batch_sharding = _setup(config, jax.devices()[:1])
+  assert gan.generator.dtype == jnp.bfloat16
+  for _ in range(20):
+    state, metrics = train_step(state, sharding.global_batch(next(pipeline.iterator),
+                                                             batch_sharding))
+  metrics = jax.device_get(metrics)
+  assert all(np.isfinite(v) and np.asarray(v).dtype == np.float32 for v in metrics.values())
+  for leaf in jax.tree.leaves(jax.device_get(state)):
+    assert np.all(np.isfinite(leaf))
+    assert leaf.dtype in (np.float32, np.int32)
+  samples = gan.sample(state, gan.latents(jax.random.key(1), 4))
+  assert samples.dtype == jnp.float32 and np.all(np.abs(np.asarray(samples)) <= 1)

@@ -10,14 +10,15 @@ from typing import Any, Sequence
 import flax.linen as nn
 
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator, spatial_plan
-from gan_jax.models.layers import NORMS
+from gan_jax.models.layers import COMPUTE_DTYPES, NORMS
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 
 GENERATORS = {'dcgan': DCGANGenerator, 'mlp': MLPGenerator}
 DISCRIMINATORS = {'dcgan': DCGANDiscriminator, 'mlp': MLPDiscriminator}
 
-# Fields that the trainer sets from the data rather than from the config.
-_DATA_FIELDS = ('output_shape',)
+# Fields that the trainer sets from the data (output_shape) or from config.compute_dtype (dtype)
+# rather than from the player's own config entry.
+_DATA_FIELDS = ('output_shape', 'dtype')
 
 
 def configurable_fields(module_class) -> tuple[str, ...]:
@@ -43,14 +44,16 @@ def _build(registry, role: str, spec, **data_fields) -> nn.Module:
   return module_class(**spec, **data_fields)
 
 
-def build_generator(spec: Any, output_shape: Sequence[int]) -> nn.Module:
-  return _build(GENERATORS, 'generator', spec, output_shape=tuple(output_shape))
+def build_generator(spec: Any, output_shape: Sequence[int], compute_dtype: str = 'float32'
+                    ) -> nn.Module:
+  return _build(GENERATORS, 'generator', spec, output_shape=tuple(output_shape),
+                dtype=COMPUTE_DTYPES[compute_dtype])
 
 
-def build_discriminator(spec: Any) -> nn.Module:
-  return _build(DISCRIMINATORS, 'discriminator', spec)
+def build_discriminator(spec: Any, compute_dtype: str = 'float32') -> nn.Module:
+  return _build(DISCRIMINATORS, 'discriminator', spec, dtype=COMPUTE_DTYPES[compute_dtype])
 
 
-__all__ = ['GENERATORS', 'DISCRIMINATORS', 'NORMS', 'build_generator', 'build_discriminator',
+__all__ = ['GENERATORS', 'DISCRIMINATORS', 'NORMS', 'COMPUTE_DTYPES', 'build_generator', 'build_discriminator',
            'configurable_fields', 'spatial_plan', 'DCGANGenerator', 'DCGANDiscriminator',
            'MLPGenerator', 'MLPDiscriminator']

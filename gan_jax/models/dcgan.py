@@ -15,11 +15,12 @@ or 7 (28, 56 px); G starts from base x base x (width * 2**(n-1)) and doubles the
 halving the channels n times.
 """
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
+from gan_jax.models import convolutions
 from gan_jax.models import layers
 
 
@@ -45,6 +46,7 @@ class DCGANGenerator(nn.Module):
   output_shape: Sequence[int]  # (H, W, C); set from the data.
   width: int = 64
   norm: str = 'batch'
+  dtype: Any = None  # Compute dtype (config.compute_dtype); parameters stay float32.
 
   @nn.compact
   def __call__(self, z, train: bool = True):
@@ -52,32 +54,36 @@ class DCGANGenerator(nn.Module):
     base, n = spatial_plan(height)
     features = self.width * 2**(n - 1)
     # Projection of z to a base x base map (a transposed 4x4 conv on a 1x1 input, as a matmul).
-    x = nn.Dense(base * base * features, kernel_init=layers.DCGAN_INIT, use_bias=False)(z)
+    norm = lambda x: layers.normalization(self.norm, train, self.dtype)(x)
+    x = nn.Dense(base * base * features, kernel_init=layers.DCGAN_INIT, use_bias=False,
+                 dtype=self.dtype)(z)
     x = x.reshape(z.shape[0], base, base, features)
-    x = nn.relu(layers.normalization(self.norm, train)(x))
+    x = nn.relu(norm(x))
     for i in range(n - 1):
-      x = nn.ConvTranspose(features // 2**(i + 1), (4, 4), strides=(2, 2), padding='SAME',
-                           kernel_init=layers.DCGAN_INIT, use_bias=False)(x)
-      x = nn.relu(layers.normalization(self.norm, train)(x))
-    x = nn.ConvTranspose(channels, (4, 4), strides=(2, 2), padding='SAME',
-                         kernel_init=layers.DCGAN_INIT)(x)
-    return jnp.tanh(x)
+      x = convolutions.ConvUp(features // 2**(i + 1), use_bias=False, dtype=self.dtype,
+                              kernel_init=layers.DCGAN_INIT, name=f'ConvTranspose_{i}')(x)
+      x = nn.relu(norm(x))
+    x = convolutions.ConvUp(channels, kernel_init=layers.DCGAN_INIT, dtype=self.dtype,
+                            name=f'ConvTranspose_{n - 1}')(x)
+    return jnp.tanh(x).astype(jnp.float32)
 
 
 class DCGANDiscriminator(nn.Module):
-  """images [B, H, W, C] -> logits [B]."""
+  """images [B, H, W, C] -> logits [B] (float32)."""
   width: int = 64
   norm: str = 'batch'
+  dtype: Any = None  # Compute dtype (config.compute_dtype); parameters stay float32.
 
   @nn.compact
   def __call__(self, x, train: bool = True):
     _, n = spatial_plan(x.shape[1])
     for i in range(n):
-      x = nn.Conv(self.width * 2**i, (4, 4), strides=(2, 2), padding='SAME',
-                  kernel_init=layers.DCGAN_INIT, use_bias=(i == 0 or self.norm == 'none'))(x)
+      x = convolutions.ConvDown(self.width * 2**i, use_bias=(i == 0 or self.norm == 'none'),
+                                kernel_init=layers.DCGAN_INIT, dtype=self.dtype,
+                                name=f'Conv_{i}')(x)
       if i > 0:  # No normalisation on D's input layer.
-        x = layers.normalization(self.norm, train)(x)
+        x = layers.normalization(self.norm, train, self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
     # The final score: a conv over the whole base x base map, i.e. a dense layer.
     x = x.reshape(x.shape[0], -1)
-    return nn.Dense(1, kernel_init=layers.DCGAN_INIT)(x)[:, 0]
+    return nn.Dense(1, kernel_init=layers.DCGAN_INIT, dtype=self.dtype)(x)[:, 0].astype(jnp.float32)

@@ -5,7 +5,7 @@ out of G). The 2014 paper used maxout units in D; here hidden units are ReLU in 
 LeakyReLU(0.2) in D, the common modern choice for the toy mixtures (VEEGAN, PacGAN).
 """
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -19,28 +19,30 @@ class MLPGenerator(nn.Module):
   output_shape: Sequence[int]  # (2,) for points, (H, W, C) for images; set from the data.
   hidden: Sequence[int] = (400, 400, 400, 400)
   norm: str = 'batch'
+  dtype: Any = None  # Compute dtype (config.compute_dtype); parameters stay float32.
 
   @nn.compact
   def __call__(self, z, train: bool = True):
     x = z
     for units in self.hidden:
-      x = nn.Dense(units)(x)
-      x = nn.relu(layers.normalization(self.norm, train)(x))
-    x = nn.Dense(int(np.prod(self.output_shape)))(x)
+      x = nn.Dense(units, dtype=self.dtype)(x)
+      x = nn.relu(layers.normalization(self.norm, train, self.dtype)(x))
+    x = nn.Dense(int(np.prod(self.output_shape)), dtype=self.dtype)(x)
     if len(self.output_shape) == 3:  # Images live in [-1, 1].
       x = jnp.tanh(x)
-    return x.reshape(z.shape[0], *self.output_shape)
+    return x.reshape(z.shape[0], *self.output_shape).astype(jnp.float32)
 
 
 class MLPDiscriminator(nn.Module):
   """samples [B, ...] -> logits [B]."""
   hidden: Sequence[int] = (200, 200, 200)
   norm: str = 'none'
+  dtype: Any = None  # Compute dtype (config.compute_dtype); parameters stay float32.
 
   @nn.compact
   def __call__(self, x, train: bool = True):
     x = x.reshape(x.shape[0], -1)
     for units in self.hidden:
-      x = nn.Dense(units)(x)
-      x = nn.leaky_relu(layers.normalization(self.norm, train)(x), 0.2)
-    return nn.Dense(1)(x)[:, 0]
+      x = nn.Dense(units, dtype=self.dtype)(x)
+      x = nn.leaky_relu(layers.normalization(self.norm, train, self.dtype)(x), 0.2)
+    return nn.Dense(1, dtype=self.dtype)(x)[:, 0].astype(jnp.float32)
