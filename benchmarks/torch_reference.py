@@ -14,17 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def spatial_plan(image_size: int) -> tuple[int, int]:
-  """(base, n) with image_size == base * 2**n, base 4 or 7, as gan_jax.models.dcgan."""
-  for base in (4, 7):
-    size, n = image_size, 0
-    while size > base and size % 2 == 0:
-      size //= 2
-      n += 1
-    if size == base and n >= 1:
-      return base, n
-  raise ValueError(f'No DCGAN for size {image_size}.')
+from gan_jax.models.dcgan import spatial_plan  # (base, n): size = base * 2**n, as in gan_jax.
 
 
 def _init_dcgan(module: nn.Module) -> None:
