@@ -5,6 +5,7 @@ every config has the same keys; a key that is not in the schema is an error (on 
 ml_collections refuses it, in code `validate` does).
 """
 
+import importlib.util
 import inspect
 import os
 
@@ -45,6 +46,26 @@ def base_config() -> ml_collections.ConfigDict:
   c.weight_clip = 0.0  # WGAN weight clipping of D's parameters to [-c, c]; 0 = off.
   c.n_critic = 1  # Discriminator updates per generator update.
 
+  # Conditional GANs (labels y from the dataset): 'concat', 'projection' or 'acgan'
+  # (gan_jax.models.CONDITIONINGS); num_classes K, labels 0..K-1; ac_weight scales AC-GAN's
+  # class cross-entropy in both players' losses.
+  c.conditioning = 'none'
+  c.num_classes = 0
+  c.ac_weight = 1.0
+
+  # MIX+GAN (Arora et al. 2017): K generators and K discriminators with learned mixture weights
+  # and an entropy regulariser of weight mixture_entropy on each player's weights; 1 = one GAN.
+  c.mixture_components = 1
+  c.mixture_entropy = 0.1
+
+  # Semi-supervised GAN (Salimans et al. 2016): labelled_examples N > 0 makes D a K-class
+  # classifier (K = num_classes, plus the implicit fake class) trained on N labelled training
+  # records (N / K per class, fixed by the seed) and on all training records unlabelled; G learns
+  # by feature matching. The last holdout_examples records of the dataset are never trained on;
+  # the trainer reports D's test accuracy on them (eval/test_accuracy) at every checkpoint.
+  c.labelled_examples = 0
+  c.holdout_examples = 0
+
   # Players: a registered architecture by name plus that module's fields.
   c.generator = ml_collections.ConfigDict(dict(name='dcgan', width=64, norm='batch'))
   c.discriminator = ml_collections.ConfigDict(dict(name='dcgan', width=64, norm='batch'))
@@ -78,6 +99,15 @@ def base_config() -> ml_collections.ConfigDict:
       num_samples=2000,
       num_reference=10_000))
   return c
+
+
+def from_file(path, arg: str = '') -> ml_collections.ConfigDict:
+  """get_config(arg) of a config file, e.g. for a config that builds on another one."""
+  spec = importlib.util.spec_from_file_location(f'gan_jax_config_{os.path.basename(path)[:-3]}',
+                                                path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg) if arg else module.get_config()
 
 
 def is_point_dataset(dataset: str) -> bool:
@@ -121,6 +151,9 @@ def _check_evals(config):
     if not metrics:
       raise evaluator.EvaluationError('evals.every > 0 needs at least one metric in evals.metrics.')
     evaluator.check_request(metrics, config.dataset, evals.features)
+    if 'label_agreement' in metrics and config.conditioning == 'none':
+      raise evaluator.EvaluationError('label_agreement needs a conditional GAN; set '
+                                      'config.conditioning and config.num_classes.')
   except evaluator.EvaluationError as e:
     raise ConfigError(f'config.evals.metrics={evals.metrics!r}: {e}') from None
   if evals.features and not os.path.isfile(evals.features):
@@ -188,9 +221,49 @@ def validate(config, num_data_shards: int = 1) -> None:
   _check_optimizer(config, 'g_optimizer')
   _check_optimizer(config, 'd_optimizer')
 
-  # The registries' own checks (known name, fields and norm); building a module is cheap.
-  for role, build in (('generator', lambda spec: models.build_generator(spec, (4, 4, 1))),
-                      ('discriminator', models.build_discriminator)):
+  if config.conditioning not in models.CONDITIONINGS:
+    _fail('conditioning', config.conditioning, f'choose one of {list(models.CONDITIONINGS)}')
+  if not isinstance(config.num_classes, int) or config.num_classes < 0:
+    _fail('num_classes', config.num_classes, 'it must be an integer >= 0')
+  if config.conditioning != 'none' and config.num_classes < 2:
+    _fail('num_classes', config.num_classes,
+          f'conditioning={config.conditioning!r} needs the number of classes of the dataset\'s '
+          'labels (>= 2), e.g. 10 for digits')
+  if not isinstance(config.mixture_components, int) or config.mixture_components < 1:
+    _fail('mixture_components', config.mixture_components, 'it must be an integer >= 1 (1 = one '
+          'generator and one discriminator)')
+  if config.mixture_components > 1:
+    if config.mixture_entropy < 0:
+      _fail('mixture_entropy', config.mixture_entropy, 'it must be >= 0')
+    for key, off in (('conditioning', 'none'), ('gradient_penalty', 'none'), ('weight_clip', 0.0)):
+      if config[key] != off:
+        _fail(key, config[key], f'MIX+GAN (mixture_components > 1) is implemented for '
+              f'unconditional players without gradient penalty or weight clipping; set {key} to '
+              f'{off!r} or mixture_components to 1')
+  for key in ('labelled_examples', 'holdout_examples'):
+    if not isinstance(config[key], int) or config[key] < 0:
+      _fail(key, config[key], 'it must be an integer >= 0')
+  if config.labelled_examples:
+    if config.num_classes < 2 or config.labelled_examples % config.num_classes:
+      _fail('labelled_examples', config.labelled_examples,
+            f'the semi-supervised GAN takes the same number of labelled examples of each of the '
+            f'num_classes={config.num_classes} classes (num_classes >= 2), so it must be a '
+            f'multiple of num_classes')
+    for key, needed in (('conditioning', 'none'), ('mixture_components', 1),
+                        ('loss', 'non_saturating'), ('gradient_penalty', 'none')):
+      if config[key] != needed:
+        _fail(key, config[key], f'the semi-supervised GAN (labelled_examples > 0) needs {key} = '
+              f'{needed!r}: G is unconditional, D is a K+1-class classifier trained with '
+              'cross-entropy, G uses feature matching')
+  if not config.ac_weight > 0:
+    _fail('ac_weight', config.ac_weight, 'it must be positive')
+
+  # The registries' own checks (known name, fields, norm, conditioning); building is cheap.
+  for role, build in (
+      ('generator', lambda spec: models.build_generator(
+          spec, (4, 4, 1), num_classes=config.num_classes, conditioning=config.conditioning)),
+      ('discriminator', lambda spec: models.build_discriminator(
+          spec, num_classes=config.num_classes, conditioning=config.conditioning))):
     try:
       build(config[role])
     except ValueError as e:

@@ -65,12 +65,12 @@ def _evaluate():
     sys.exit('error: give exactly one of --workdir and --samples.')
   if _NUM_SAMPLES.value <= 0:
     sys.exit(f'error: --num_samples={_NUM_SAMPLES.value} must be positive.')
-  generator, step, latent_dim = None, None, 0
+  generator, step, latent_dim, labels = None, None, 0, None
   try:
     metrics = evaluator_lib.parse_metrics(_METRICS.value)
     if _WORKDIR.value:
       gan, state = sample_lib.load_generator(_WORKDIR.value)
-      config, step, latent_dim = gan.config, int(state.step), gan.config.latent_dim
+      config, step, latent_dim = gan.config, int(state.step), gan.code_dim
       reference = _REFERENCE.value or config.dataset
       split = _REFERENCE_SPLIT.value or config.dataset_split
       data_dir = _DATA_DIR.value or config.data_dir
@@ -86,13 +86,18 @@ def _evaluate():
         sys.exit(f'error: {_SAMPLES.value} has arrays {sorted(arrays)}, no "samples" (write it '
                  'with python -m gan_jax.sample or np.savez(path, samples=[N, H, W, C] in [-1, 1])).')
       samples = arrays['samples'][:_NUM_SAMPLES.value].astype(np.float32)
+      if 'labels' in arrays:
+        labels = arrays['labels'][:_NUM_SAMPLES.value]
       image_size = samples.shape[1] if samples.ndim == 4 else 0
     evaluator = evaluator_lib.Evaluator(
         metrics, reference, _FEATURES.value, split, data_dir, image_size,
         num_reference=_NUM_REFERENCE.value, seed=_SEED.value)
     if generator is not None:
-      samples = sample_lib.generate(gan, state, _NUM_SAMPLES.value, _SEED.value)
-    result = evaluator.evaluate(samples, generator, latent_dim)
+      # Conditional GANs: every class in turn, so each gets the same number of samples.
+      all_labels = list(range(config.num_classes)) if gan.conditional else None
+      samples, labels = sample_lib.generate(gan, state, _NUM_SAMPLES.value, _SEED.value,
+                                            labels=all_labels)
+    result = evaluator.evaluate(samples, generator, latent_dim, labels)
   except (evaluator_lib.EvaluationError, sources.DatasetError, FileNotFoundError, ValueError) as e:
     sys.exit(f'error: {e}')
 

@@ -126,3 +126,34 @@ def minimax_value(real_logits, fake_logits):
   """V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]; equals 2 JSD(p_data || p_g) - log 4 at the
   optimal D*(x) = p_data(x) / (p_data(x) + p_g(x)) (Goodfellow et al. 2014, Theorem 1)."""
   return -cross_entropy_d_loss(real_logits, fake_logits)
+
+
+def entropy(weights):
+  """H(w) = -sum_k w_k log w_k of mixture weights."""
+  return -jnp.sum(weights * jnp.log(weights + 1e-12))
+
+
+def _pair_weights(d_weights, g_weights):
+  return d_weights[:, None] * g_weights[None, :]
+
+
+def mixture_d_loss(objective: Objective, real_logits, fake_logits, d_weights, g_weights,
+                   label_smoothing=0.0, entropy_weight=0.1):
+  """MIX+GAN (Arora et al. 2017, sec. 4): the payoff of two mixtures is the weighted sum of the
+  payoffs of all pairs (G_i, D_j); each player adds an entropy regulariser on its own weights so
+  that they do not collapse onto one component:
+
+    L_D = sum_ij w^D_j w^G_i L_D(D_j; G_i) - lambda H(w^D),   lambda = entropy_weight.
+
+  real_logits [Kd, B] (D_j on the reals), fake_logits [Kd, Kg, B] (D_j on G_i's samples)."""
+  pair = jax.vmap(jax.vmap(objective.d_loss, (None, 0, None)), (0, 0, None))(
+      real_logits, fake_logits, label_smoothing)  # [Kd, Kg]
+  return (jnp.sum(_pair_weights(d_weights, g_weights) * pair)
+          - entropy_weight * entropy(d_weights))
+
+
+def mixture_g_loss(objective: Objective, fake_logits, d_weights, g_weights, entropy_weight=0.1):
+  """MIX+GAN generator: L_G = sum_ij w^D_j w^G_i L_G(D_j; G_i) - lambda H(w^G)."""
+  pair = jax.vmap(jax.vmap(objective.g_loss))(fake_logits)  # [Kd, Kg]
+  return (jnp.sum(_pair_weights(d_weights, g_weights) * pair)
+          - entropy_weight * entropy(g_weights))

@@ -1,8 +1,11 @@
 """python -m gan_jax.sample --workdir=DIR --num_samples=N --output=FILE.npz [--seed=S]
+                          [--labels=all|3|0,4,7]
 
 Writes `samples` (float32 in [-1, 1]: NHWC images, or [N, 2] points) drawn from the latest
 checkpoint in DIR, with the EMA generator when the run kept one. The same seed gives the same
-samples. Also usable from Python: `load_generator(workdir)` and `generate(...)`.
+samples. Conditional GANs also write `labels` [N]: with --labels, sample i gets the i-th label of
+the list, cycling (`all`: 0, 1, ..., K-1, 0, ...); without, labels are drawn uniformly. Also usable
+from Python: `load_generator(workdir)` and `generate(...)`.
 """
 
 import json
@@ -43,13 +46,38 @@ def load_generator(workdir: str) -> tuple[state_lib.GAN, state_lib.GANState]:
   return gan, state
 
 
+def parse_labels(text: str, num_classes: int) -> list[int]:
+  """'all' -> [0, ..., K-1]; '3' or '0,4,7' -> those labels, each checked to be in [0, K)."""
+  if num_classes == 0:
+    raise ValueError('--labels needs a conditional GAN; this run has config.conditioning=none.')
+  if text == 'all':
+    return list(range(num_classes))
+  try:
+    labels = [int(t) for t in text.split(',')]
+  except ValueError:
+    raise ValueError(f"--labels={text!r}: give 'all' or comma-separated integers.") from None
+  bad = [y for y in labels if not 0 <= y < num_classes]
+  if bad:
+    raise ValueError(f'--labels={text!r}: {bad} are not classes of this run (0..{num_classes - 1}).')
+  return labels
+
+
 def generate(gan: state_lib.GAN, state: state_lib.GANState, num_samples: int, seed: int,
-             batch_size: int = 500) -> np.ndarray:
-  """num_samples samples from z ~ N(0, I) drawn with `seed`, in batches."""
-  z = np.asarray(gan.latents(jax.random.key(seed), num_samples))
+             batch_size: int = 500, labels: list[int] | None = None
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+  """num_samples samples from latent codes drawn with `seed`, in batches, and their labels (None
+  for unconditional GANs). labels: cycled over the samples; None draws them from the codes."""
+  codes = np.asarray(gan.latents(jax.random.key(seed), num_samples))
+  sample_labels = None
+  if gan.conditional:
+    sample_labels = (np.asarray(gan.labels_of(codes)) if labels is None
+                     else np.resize(np.asarray(labels, np.int32), num_samples))
   sample_fn = jax.jit(gan.sample)
-  return np.concatenate([np.asarray(sample_fn(state, z[i:i + batch_size]))
-                         for i in range(0, num_samples, batch_size)]).astype(np.float32)
+  samples = np.concatenate([
+      np.asarray(sample_fn(state, codes[i:i + batch_size],
+                           None if sample_labels is None else sample_labels[i:i + batch_size]))
+      for i in range(0, num_samples, batch_size)]).astype(np.float32)
+  return samples, sample_labels
 
 
 def main(argv):
@@ -63,9 +91,16 @@ def main(argv):
     gan, state = load_generator(args.workdir)
   except FileNotFoundError as e:
     sys.exit(f'error: {e}')
-  samples = generate(gan, state, args.num_samples, args.seed, args.batch_size)
-  np.savez(args.output, samples=samples)
-  print(f'Wrote {samples.shape} samples from step {int(state.step)} to {args.output}.')
+  try:
+    num_classes = gan.config.num_classes if gan.conditional else 0
+    labels = parse_labels(args.labels, num_classes) if args.labels else None
+  except ValueError as e:
+    sys.exit(f'error: {e}')
+  samples, labels = generate(gan, state, args.num_samples, args.seed, args.batch_size, labels)
+  arrays = {'samples': samples} if labels is None else {'samples': samples, 'labels': labels}
+  np.savez(args.output, **arrays)
+  print(f'Wrote {samples.shape} samples from step {int(state.step)} to {args.output}'
+        f'{" with their labels" if labels is not None else ""}.')
 
 
 if __name__ == '__main__':
@@ -75,4 +110,5 @@ if __name__ == '__main__':
   flags.DEFINE_string('output', None, 'The .npz file to write.')
   flags.DEFINE_integer('seed', 0, 'Seed of the latent codes.')
   flags.DEFINE_integer('batch_size', 500, 'Samples generated per call.')
+  flags.DEFINE_string('labels', None, "Conditional GANs: 'all' or comma-separated labels, cycled.")
   app.run(main)

@@ -82,6 +82,9 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
 
   sample_fn = jax.jit(gan.sample)
   fixed_z = fixed_latents(gan, config.num_sample_images)
+  # Conditional GANs: the sample grid cycles through the classes 0, 1, ..., K-1, 0, ...
+  fixed_labels = (np.arange(config.num_sample_images) % config.num_classes
+                  if gan.conditional else None)
   real_points = None
   if pipeline.is_points:
     real_points = data_lib.sources.mixture_points(config.dataset, config.num_sample_images, seed=1)
@@ -94,6 +97,11 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
         seed=config.seed)
     eval_z = np.asarray(gan.latents(jax.random.fold_in(jax.random.key(config.seed), EVAL_Z_STREAM),
                                     config.evals.num_samples))
+
+  heldout = None
+  if gan.semi_supervised and config.holdout_examples:  # D's test accuracy at every checkpoint.
+    heldout = data_lib.pipeline.holdout_set(config)
+    classify_fn = jax.jit(gan.classify)
 
   reporter = reporting.Reporter(workdir, config.total_steps,
                                 images_per_step=config.batch_size * config.n_critic,
@@ -108,13 +116,19 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
     if step % config.log_every == 0 or is_last:
       reporter.write_metrics(step, jax.device_get(metrics))
     if step % config.sample_every == 0 or is_last:
-      samples = jax.device_get(sample_fn(state, fixed_z))
+      samples = jax.device_get(sample_fn(state, fixed_z, fixed_labels))
       reporter.write_samples(step, samples, real_points)
     if evaluator and (step % config.evals.every == 0 or is_last):
       generator = lambda z, state=state: sample_fn(state, z)
       samples = np.concatenate(list(evaluator_lib.batched(generator, eval_z)))
-      result = evaluator.evaluate(samples, generator, config.latent_dim)
+      eval_labels = np.asarray(gan.labels_of(eval_z)) if gan.conditional else None
+      result = evaluator.evaluate(samples, generator, gan.code_dim, eval_labels)
       reporter.write_evaluation(step, result.values, result.images)
+    if heldout is not None and (step % config.checkpoint_every == 0 or is_last):
+      images, labels = heldout
+      predictions = np.concatenate([np.asarray(classify_fn(state, images[i:i + 500]))
+                                    for i in range(0, len(images), 500)])
+      reporter.write_evaluation(step, {'test_accuracy': float(np.mean(predictions == labels))})
     if step % config.checkpoint_every == 0 or is_last:
       checkpointer.save(step, state, pipeline.iterator)  # The iterator is at the consumed batches.
     if not is_last:  # Reading and transferring the next batch overlaps the running step.

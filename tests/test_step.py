@@ -13,7 +13,7 @@ from tests.conftest import CONFIGS
 from tests.helpers import load_config, small
 
 CONFIG_NAMES = [p.name for p in CONFIGS if p.name != 'gan_toy2d.py'] + [
-    'gan_toy2d.py:ring8', 'gan_toy2d.py:grid25']
+    'gan_toy2d.py:ring8', 'gan_toy2d.py:grid25', 'cgan.py:projection', 'mixgan.py:dcgan']
 
 
 def _setup(config, devices):

@@ -83,13 +83,13 @@ def test_command_lines_train_and_sample(tmp_path):
   # The same samples as the Python API with the EMA generator.
   gan, state = sample_lib.load_generator(workdir)
   assert state.ema_params is not None
-  np.testing.assert_allclose(sample_lib.generate(gan, state, 10, seed=3), outputs[0], atol=1e-6)
+  np.testing.assert_allclose(sample_lib.generate(gan, state, 10, seed=3)[0], outputs[0], atol=1e-6)
 
 
 def test_sample_from_images_run(tmp_path):
   train.train_and_evaluate(_digits_config(total_steps=2), str(tmp_path))
   gan, state = sample_lib.load_generator(str(tmp_path))
-  samples = sample_lib.generate(gan, state, 5, seed=0)
+  samples, _ = sample_lib.generate(gan, state, 5, seed=0)
   assert samples.shape == (5, 16, 16, 1) and np.abs(samples).max() <= 1.0
 
 
@@ -152,7 +152,9 @@ def test_validation_messages_name_key_value_and_choices():
 
 def test_every_config_validates():
   for name in ['dcgan.py', 'gan_minimax.py', 'wgan.py', 'wgan_gp.py', 'lsgan.py', 'hinge.py',
-               'r1.py', 'gan_toy2d.py:ring8', 'gan_toy2d.py:grid25']:
+               'r1.py', 'gan_toy2d.py:ring8', 'gan_toy2d.py:grid25', 'cgan.py',
+               'cgan.py:projection', 'acgan.py', 'sngan.py', 'sngan.py:projection',
+               'mixgan.py:grid25', 'mixgan.py:ring8', 'mixgan.py:dcgan', 'semisup.py']:
     configuration.validate(load_config(name))
 
 

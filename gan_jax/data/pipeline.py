@@ -40,12 +40,69 @@ def fit_to_size(image: np.ndarray, size: int) -> np.ndarray:
 
 def _to_model_batch(batch: dict, n_critic: int) -> dict:
   """uint8 images -> float32 in [-1, 1]; [n_critic * B, ...] -> [n_critic, B, ...]."""
-  out = dict(batch)
-  x = batch['image']
-  out['image'] = x.astype(np.float32) / 127.5 - 1.0 if x.dtype == np.uint8 else x
+  out = {k: x.astype(np.float32) / 127.5 - 1.0 if x.dtype == np.uint8 else x
+         for k, x in batch.items()}
   if n_critic > 1:
     out = {k: v.reshape((n_critic, -1) + v.shape[1:]) for k, v in out.items()}
   return out
+
+
+def check_labels(source, dataset: str, num_classes: int, sample_size: int = 2000) -> None:
+  """Conditional and semi-supervised GANs need integer labels in [0, num_classes); checked on up
+  to sample_size records spread over the dataset."""
+  first = source[0]
+  if 'label' not in first:
+    raise sources.DatasetError(
+        f'config.conditioning and config.labelled_examples need labels, but dataset {dataset!r} '
+        f"has only {sorted(first)}; use a labelled dataset (npz with 'labels', 'digits', a TFDS "
+        "dataset with a ClassLabel) or set conditioning='none' and labelled_examples=0.")
+  indices = np.linspace(0, len(source) - 1, min(sample_size, len(source))).astype(int)
+  labels = np.array([r['label'] for r in source.__getitems__(indices.tolist())])
+  if labels.min() < 0 or labels.max() >= num_classes:
+    raise configuration.ConfigError(
+        f'config.num_classes={num_classes} but dataset {dataset!r} has labels in '
+        f'[{labels.min()}, {labels.max()}]; set num_classes to {labels.max() + 1}.')
+
+
+def training_records(config, num_records: int) -> int:
+  """The first num_records - holdout_examples records are trained on; the rest are held out."""
+  num_train = num_records - config.holdout_examples
+  if num_train < max(config.batch_size, 1):
+    raise configuration.ConfigError(
+        f'config.holdout_examples={config.holdout_examples} leaves {num_train} of the '
+        f'{num_records} records of {config.dataset!r} to train on, fewer than a batch '
+        f'({config.batch_size}); hold out fewer.')
+  return num_train
+
+
+def labelled_subset(source, num_train: int, num_labelled: int, num_classes: int,
+                    seed: int) -> sources.ArraySource:
+  """num_labelled / num_classes records of each class, drawn (with `seed`) from the training
+  records, as an in-memory source."""
+  labels = np.array([r['label'] for r in source.__getitems__(list(range(num_train)))])
+  rng = np.random.default_rng(seed)
+  per_class = num_labelled // num_classes
+  chosen = []
+  for y in range(num_classes):
+    candidates = np.flatnonzero(labels == y)
+    if len(candidates) < per_class:
+      raise sources.DatasetError(f'labelled_examples={num_labelled} needs {per_class} training '
+                                 f'records of class {y}; the dataset has {len(candidates)}.')
+    chosen.extend(rng.choice(candidates, per_class, replace=False).tolist())
+  records = source.__getitems__(sorted(chosen))
+  return sources.ArraySource({'image': np.stack([r['image'] for r in records]),
+                              'label': np.array([r['label'] for r in records], np.int32)})
+
+
+def holdout_set(config) -> tuple[np.ndarray, np.ndarray]:
+  """The held-out records (the last config.holdout_examples): images fitted to image_size in
+  [-1, 1] and their labels."""
+  source = sources.load_source(config.dataset, config.dataset_split, config.data_dir)
+  start = training_records(config, len(source))
+  records = source.__getitems__(list(range(start, len(source))))
+  images = np.stack([fit_to_size(r['image'], config.image_size) for r in records])
+  return (images.astype(np.float32) / 127.5 - 1.0,
+          np.array([r['label'] for r in records], np.int32))
 
 
 @dataclasses.dataclass
@@ -72,7 +129,19 @@ def make_pipeline(config, process_index: int | None = None,
     raise sources.DatasetError(f'Dataset {config.dataset!r} has {len(source)} records, fewer than '
                                f'the {process_count} processes that read it.')
 
-  ds = grain.MapDataset.source(source).shuffle(seed=config.seed).repeat()
+  if config.conditioning != 'none' or config.labelled_examples:
+    check_labels(source, config.dataset, config.num_classes)
+  num_train = training_records(config, len(source))
+  ds = grain.MapDataset.source(source)[:num_train].shuffle(seed=config.seed).repeat()
+  if config.labelled_examples:
+    # Semi-supervised: the training records without their labels, each paired with one of the
+    # few labelled records (a stream of its own, reshuffled every pass).
+    labelled = labelled_subset(source, num_train, config.labelled_examples, config.num_classes,
+                               config.seed)
+    labelled = grain.MapDataset.source(labelled).shuffle(seed=config.seed + 1).repeat()
+    ds = ds.map_with_index(lambda i, r: {'image': r['image'],
+                                         'labelled_image': labelled[i]['image'],
+                                         'labelled_label': labelled[i]['label']})
   ds = ds[process_index::process_count]
   first = source[0]['image']
   if configuration.is_point_dataset(config.dataset):
@@ -80,7 +149,8 @@ def make_pipeline(config, process_index: int | None = None,
   else:
     size = config.image_size
     data_shape = (size, size, first.shape[-1])
-    ds = ds.map(lambda r: {**r, 'image': fit_to_size(r['image'], size)})
+    ds = ds.map(lambda r: {k: fit_to_size(v, size) if k.endswith('image') else v
+                           for k, v in r.items()})
   local_batch = config.batch_size // process_count * config.n_critic
   ds = ds.batch(local_batch, drop_remainder=True)
   ds = ds.map(lambda b: _to_model_batch(b, config.n_critic))

@@ -3,6 +3,8 @@
 Metrics (names as in --metrics and config.evals.metrics):
   fid, kid, is, pr (precision/recall), dc (density/coverage), classes   need a feature extractor
   stacked_modes                                   needs a digit classifier; RGB digit stacks
+  label_agreement                                 needs a digit classifier and labelled samples
+                                                  (a conditional GAN)
   birthday, nn_divergence, memorization           compare pixels with the reference images
   interpolation, arithmetic                       need the generator (a workdir); arithmetic a
                                                   digit classifier
@@ -30,8 +32,9 @@ FEATURE_METRICS = ('fid', 'kid', 'is', 'pr', 'dc', 'classes')
 PIXEL_METRICS = ('birthday', 'nn_divergence', 'memorization')
 GENERATOR_METRICS = ('interpolation', 'arithmetic')
 POINT_METRICS = ('modes',)
-METRICS = FEATURE_METRICS + ('stacked_modes',) + PIXEL_METRICS + GENERATOR_METRICS + POINT_METRICS
-NEEDS_FEATURES = FEATURE_METRICS + ('stacked_modes', 'arithmetic')
+METRICS = (FEATURE_METRICS + ('stacked_modes', 'label_agreement') + PIXEL_METRICS
+           + GENERATOR_METRICS + POINT_METRICS)
+NEEDS_FEATURES = FEATURE_METRICS + ('stacked_modes', 'label_agreement', 'arithmetic')
 
 
 class EvaluationError(ValueError):
@@ -105,9 +108,9 @@ class Evaluator:
           features_lib.in_batches(self.reference, self.extractor.batch_size))
 
   def evaluate(self, samples: np.ndarray, generator: Callable | None = None,
-               latent_dim: int = 0) -> Result:
+               latent_dim: int = 0, labels: np.ndarray | None = None) -> Result:
     """samples: [N, H, W, C] in [-1, 1] (or [N, 2] points). generator: z [M, Z] -> images, for
-    interpolation and arithmetic."""
+    interpolation and arithmetic. labels: the labels a conditional GAN was asked for."""
     values, protocols, images = {}, {}, {}
     n = len(samples)
     generated = f'{n} generated'
@@ -117,9 +120,19 @@ class Evaluator:
                             'a mode is covered by >= 0.2 N / modes high-quality samples (PacGAN); '
                             'reverse KL of the high-quality samples over the modes vs uniform')
     wanted = [m for m in self.metrics if m in FEATURE_METRICS]
-    if wanted:
+    if wanted or 'label_agreement' in self.metrics:
       fake_features, fake_logits = self.extractor(
           features_lib.in_batches(samples, self.extractor.batch_size))
+    if 'label_agreement' in self.metrics:
+      if labels is None:
+        raise EvaluationError('label_agreement needs the labels the samples were generated for: '
+                              'evaluate a conditional GAN (config.conditioning) or a samples file '
+                              'with a "labels" array.')
+      values.update(metrics_lib.label_agreement(fake_logits, labels))
+      protocols['label_agreement'] = (f'{generated} with the labels asked for; fraction whose '
+                                      f'class predicted by {self.extractor.name} is that label; '
+                                      'worst = the lowest per-label fraction')
+    if wanted:
       real_features, _ = self.reference_features
       against = f'{generated} vs {self.reference_name}; features: {self.extractor.name}'
       for name in wanted:

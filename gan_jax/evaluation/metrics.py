@@ -153,3 +153,12 @@ def class_statistics(logits: np.ndarray, reference_labels: np.ndarray | None = N
   return {'classes_covered': float(np.sum(counts >= min_fraction * counts.sum() / num_classes)),
           'num_classes': float(num_classes),
           'class_kl': float(np.sum(q[nonzero] * np.log(q[nonzero] / np.maximum(p[nonzero], 1e-12))))}
+
+
+def label_agreement(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+  """How often a classifier's prediction on a conditional GAN's sample is the label it was asked
+  for: overall, and for the worst label (a class the generator ignores shows up there)."""
+  labels = np.asarray(labels)
+  correct = np.asarray(logits).argmax(-1) == labels
+  per_label = [correct[labels == y].mean() for y in np.unique(labels)]
+  return {'label_agreement': float(correct.mean()), 'label_agreement_worst': float(min(per_label))}

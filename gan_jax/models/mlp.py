@@ -8,6 +8,7 @@ LeakyReLU(0.2) in D, the common modern choice for the toy mixtures (VEEGAN, PacG
 from typing import Any, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -15,15 +16,21 @@ from gan_jax.models import layers
 
 
 class MLPGenerator(nn.Module):
-  """z [B, latent] -> samples [B, *output_shape]; tanh output for images, linear for points."""
+  """z [B, latent] -> samples [B, *output_shape]; tanh output for images, linear for points.
+  Conditional ('concat', 'acgan'): one-hot labels concatenated to z."""
+  CONDITIONINGS = ('none', 'concat', 'acgan')
   output_shape: Sequence[int]  # (2,) for points, (H, W, C) for images; set from the data.
   hidden: Sequence[int] = (400, 400, 400, 400)
   norm: str = 'batch'
   dtype: Any = None  # Compute dtype (config.compute_dtype); parameters stay float32.
+  num_classes: int = 0  # config.num_classes and config.conditioning.
+  conditioning: str = 'none'
 
   @nn.compact
-  def __call__(self, z, train: bool = True):
+  def __call__(self, z, labels=None, train: bool = True):
     x = z
+    if self.conditioning != 'none':
+      x = layers.concat_one_hot(x, labels, self.num_classes)
     for units in self.hidden:
       x = nn.Dense(units, dtype=self.dtype)(x)
       x = nn.relu(layers.normalization(self.norm, train, self.dtype)(x))
@@ -34,15 +41,38 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-  """samples [B, ...] -> logits [B]."""
+  """samples [B, ...] -> logits [B]; conditional: 'concat' (one-hot labels beside the input),
+  'acgan' or 'semi_supervised' ((logits [B], class_logits [B, num_classes])).
+
+  input_noise / hidden_noise: the std of Gaussian noise added in training to the input and to
+  every hidden pre-activation, as in the semi-supervised MNIST discriminator of Salimans et al.
+  2016 (0.3 and 0.5 for pixels in [0, 1]); with noise, D needs a 'noise' PRNG stream.
+  weight_norm: the hidden layers as w = g v / ||v|| (flax.linen.WeightNorm), as in that model."""
+  CONDITIONINGS = ('none', 'concat', 'acgan', 'semi_supervised')
   hidden: Sequence[int] = (200, 200, 200)
   norm: str = 'none'
+  input_noise: float = 0.0
+  hidden_noise: float = 0.0
+  weight_norm: bool = False  # Salimans & Kingma 2016 weight normalisation of every dense layer.
   dtype: Any = None  # Compute dtype (config.compute_dtype); parameters stay float32.
+  num_classes: int = 0  # config.num_classes and config.conditioning.
+  conditioning: str = 'none'
+
+  def _noisy(self, x, std, train):
+    if not (train and std > 0):
+      return x
+    return x + std * jax.random.normal(self.make_rng('noise'), x.shape, x.dtype)
 
   @nn.compact
-  def __call__(self, x, train: bool = True):
-    x = x.reshape(x.shape[0], -1)
+  def __call__(self, x, labels=None, train: bool = True):
+    x = self._noisy(x.reshape(x.shape[0], -1), self.input_noise, train)
+    if self.conditioning == 'concat':
+      x = layers.concat_one_hot(x, labels, self.num_classes)
+    dense = lambda units: (nn.WeightNorm(nn.Dense(units, dtype=self.dtype)) if self.weight_norm
+                           else nn.Dense(units, dtype=self.dtype))
     for units in self.hidden:
-      x = nn.Dense(units, dtype=self.dtype)(x)
+      x = self._noisy(dense(units)(x), self.hidden_noise, train)
       x = nn.leaky_relu(layers.normalization(self.norm, train, self.dtype)(x), 0.2)
-    return nn.Dense(1, dtype=self.dtype)(x)[:, 0].astype(jnp.float32)
+    self.sow('intermediates', 'features', x)  # For feature matching (semi-supervised GAN).
+    return layers.discriminator_head(x, labels, self.num_classes, self.conditioning,
+                                     nn.initializers.lecun_normal(), self.dtype)
