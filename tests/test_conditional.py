@@ -122,10 +122,7 @@ def test_label_agreement():
 
 def test_sample_command_line_writes_the_labels_asked_for(tmp_path):
   workdir = str(tmp_path / 'cgan')
-  _run('gan_jax.main', '--config=configs/cgan.py', f'--workdir={workdir}',
-       '--config.total_steps=2', '--config.image_size=16', '--config.batch_size=16',
-       '--config.generator.width=8', '--config.discriminator.width=8',
-       '--config.num_sample_images=16')
+  train.train_and_evaluate(small(load_config('cgan.py'), total_steps=2), workdir)
   output = str(tmp_path / 's.npz')
   _run('gan_jax.sample', f'--workdir={workdir}', '--num_samples=7', '--labels=2,5',
        f'--output={output}')
