@@ -97,12 +97,12 @@ class GAN:
     z: from `noise`; labels: int [B], or None for unconditional GANs. A MIX+GAN generator returns
     its K components' samples one after the other, [K * B, ...]."""
     variables = {'params': params, 'batch_stats': batch_stats}
-    if not train:
-      samples, batch_stats = self.generator.apply(variables, z, labels, train=False), batch_stats
-    else:
+    if train:
       samples, updates = self.generator.apply(variables, z, labels, train=True,
                                               mutable=['batch_stats'])
       batch_stats = updates.get('batch_stats', {})
+    else:
+      samples = self.generator.apply(variables, z, labels, train=False)
     if self.num_components > 1:
       samples = samples.reshape((-1,) + samples.shape[2:])
     return samples, batch_stats

@@ -4,7 +4,8 @@ discriminators, each player a mixture with weights softmax(mixture_logits).
 The K components of a player are one module under `nn.vmap`: their parameters (and batch-norm
 statistics) are stacked on a leading axis of size K, so one compiled step serves any K and costs
 what the arithmetic of K networks costs. The mixture logits are a parameter of the player, trained
-by its own optimizer; the weighted pairwise losses are in gan_jax/losses.py (mixture_losses).
+by its own optimizer; the weighted pairwise losses are gan_jax/losses.py's mixture_d_loss and
+mixture_g_loss.
 """
 
 import dataclasses
