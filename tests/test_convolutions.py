@@ -1,9 +1,11 @@
-"""The fast strided convolutions equal lax's, in values and in first and second derivatives."""
+"""The fast strided convolutions (and their im2col forms for stacked kernels) equal lax's, in
+values and in first and second derivatives."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import linen as nn
 from jax import lax
 
 from gan_jax.models import convolutions
@@ -37,7 +39,9 @@ SHAPES = [((3, 4, 4, 8), 5), ((2, 8, 6, 3), 4), ((2, 2, 2, 1), 7), ((2, 16, 16, 
 
 @pytest.mark.parametrize('fast, reference, up', [
     (convolutions.conv_up, lax_conv_up, True),
-    (convolutions.conv_down, lax_conv_down, False)])
+    (convolutions.conv_down, lax_conv_down, False),
+    (convolutions.conv_up_im2col, lax_conv_up, True),
+    (convolutions.conv_down_im2col, lax_conv_down, False)])
 @pytest.mark.parametrize('shape, features', SHAPES)
 def test_values_and_gradients_equal_lax(fast, reference, up, shape, features):
   x, w, kg = _inputs(shape, features)
@@ -52,7 +56,8 @@ def test_values_and_gradients_equal_lax(fast, reference, up, shape, features):
 
 
 @pytest.mark.parametrize('fast, reference', [
-    (convolutions.conv_up, lax_conv_up), (convolutions.conv_down, lax_conv_down)])
+    (convolutions.conv_up, lax_conv_up), (convolutions.conv_down, lax_conv_down),
+    (convolutions.conv_up_im2col, lax_conv_up), (convolutions.conv_down_im2col, lax_conv_down)])
 def test_second_derivatives_equal_lax(fast, reference):
   """What WGAN-GP and R1 differentiate: the parameter gradient of a norm of an input gradient."""
   x, w, _ = _inputs((2, 4, 4, 3), 2, seed=1)
@@ -77,10 +82,35 @@ def test_layers_keep_flax_parameter_layout():
   assert bf16.apply(params, x).dtype == jnp.bfloat16
 
 
+@pytest.mark.parametrize('layer', [convolutions.ConvUp, convolutions.ConvDown])
+def test_stacked_kernels_under_vmap_are_matrix_products(layer):
+  """Inside stacked_kernels() a layer vmapped over K kernels equals the per-kernel layer, and
+  its program holds batched matrix products instead of (grouped) convolutions."""
+  x = jax.random.normal(jax.random.key(0), (3, 2, 8, 8, 4))
+  stacked = flax_vmap(layer)
+  params = stacked.init(jax.random.key(1), x)
+
+  def run(params, x):
+    with convolutions.stacked_kernels():
+      return stacked.apply(params, x)
+
+  y = run(params, x)
+  for k in range(3):
+    single = jax.tree.map(lambda p: p[k], params)
+    _assert_close(y[k], layer(5).apply(single, x[k]))
+  program = jax.jit(jax.grad(lambda p: jnp.sum(run(p, x)**2))).lower(params).as_text()
+  assert 'convolution' not in program and 'dot_general' in program
+
+
+def flax_vmap(layer):
+  return nn.vmap(layer, variable_axes={'params': 0}, split_rngs={'params': True}, axis_size=3)(5)
+
+
 def test_bad_shapes_are_rejected():
   with pytest.raises(ValueError, match='4x4 kernels'):
     convolutions.conv_up(jnp.zeros((1, 4, 4, 2)), jnp.zeros((3, 3, 2, 2)))
   with pytest.raises(ValueError, match='channels'):
     convolutions.conv_down(jnp.zeros((1, 4, 4, 2)), jnp.zeros((4, 4, 3, 2)))
-  with pytest.raises(ValueError, match='even'):
-    convolutions.conv_down(jnp.zeros((1, 5, 4, 2)), jnp.zeros((4, 4, 2, 2)))
+  for conv_down in (convolutions.conv_down, convolutions.conv_down_im2col):
+    with pytest.raises(ValueError, match='even'):
+      conv_down(jnp.zeros((1, 5, 4, 2)), jnp.zeros((4, 4, 2, 2)))

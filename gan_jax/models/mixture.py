@@ -3,9 +3,10 @@ discriminators, each player a mixture with weights softmax(mixture_logits).
 
 The K components of a player are one module under `nn.vmap`: their parameters (and batch-norm
 statistics) are stacked on a leading axis of size K, so one compiled step serves any K and costs
-what the arithmetic of K networks costs. The mixture logits are a parameter of the player, trained
-by its own optimizer; the weighted pairwise losses are gan_jax/losses.py's mixture_d_loss and
-mixture_g_loss.
+what the arithmetic of K networks costs (the DCGAN convolutions switch to their im2col form under
+`convolutions.stacked_kernels()`: batched matrix products, not grouped convolutions). The mixture
+logits are a parameter of the player, trained by its own optimizer; the weighted pairwise losses
+are gan_jax/losses.py's mixture_d_loss and mixture_g_loss.
 """
 
 import dataclasses
@@ -13,6 +14,8 @@ import dataclasses
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from gan_jax.models import convolutions
 
 
 def _fields(module: nn.Module) -> dict:
@@ -33,7 +36,8 @@ class MixtureGenerator(nn.Module):
     stacked = nn.vmap(type(self.component), variable_axes={'params': 0, 'batch_stats': 0},
                       split_rngs={'params': True}, in_axes=(0, None, None),
                       axis_size=self.num_components)
-    return stacked(**_fields(self.component), name='components')(z, labels, train)
+    with convolutions.stacked_kernels():
+      return stacked(**_fields(self.component), name='components')(z, labels, train)
 
 
 class MixtureDiscriminator(nn.Module):
@@ -47,7 +51,8 @@ class MixtureDiscriminator(nn.Module):
     stacked = nn.vmap(type(self.component), variable_axes={'params': 0, 'batch_stats': 0},
                       split_rngs={'params': True}, in_axes=(None, None, None),
                       axis_size=self.num_components)
-    return stacked(**_fields(self.component), name='components')(x, labels, train)
+    with convolutions.stacked_kernels():
+      return stacked(**_fields(self.component), name='components')(x, labels, train)
 
 
 def mixture_weights(params) -> jax.Array:
