@@ -72,12 +72,17 @@ def test_sizes_channels_and_conditioning(size, channels, conditioning):
                             num_classes=num_classes, conditioning=conditioning)
   d = models.SNGANDiscriminator(width=8, num_classes=num_classes, conditioning=conditioning)
   z, labels = jnp.ones((3, 8)), jnp.array([0, 1, 4])
-  g_vars = g.init(jax.random.key(0), z, labels, train=False)
-  images, _ = g.apply(g_vars, z, labels, train=True, mutable=['batch_stats'])
+
+  @jax.jit  # One compilation instead of op-by-op dispatch of every layer.
+  def run(z, labels):
+    g_vars = g.init(jax.random.key(0), z, labels, train=False)
+    images, _ = g.apply(g_vars, z, labels, train=True, mutable=['batch_stats'])
+    d_vars = d.init(jax.random.key(1), images, labels, train=False)
+    return images, d.apply(d_vars, images, labels, train=True, mutable=['batch_stats'])[0]
+
+  images, logits = run(z, labels)
   assert images.shape == (3, size, size, channels) and images.dtype == jnp.float32
   assert float(jnp.max(jnp.abs(images))) <= 1.0
-  d_vars = d.init(jax.random.key(1), images, labels, train=False)
-  logits, _ = d.apply(d_vars, images, labels, train=True, mutable=['batch_stats'])
   assert logits.shape == (3,) and logits.dtype == jnp.float32
 
 

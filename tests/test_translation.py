@@ -78,10 +78,11 @@ def test_real_steps_on_one_and_eight_devices(kind):
   instance norms have zero gradient, whose float noise Adam would blow up to full-size steps."""
   translation = _translation(kind, shape_a=(16, 16, 3), tx=optax.sgd(0.01))
   batches = [_batch(translation, seed=i) for i in range(2)]
+  initial = jax.device_get(jax.jit(translation.init)(jax.random.key(0)))  # Compiled once.
   results = []
   for devices in (jax.devices()[:1], jax.devices()):
     mesh = sharding.make_mesh(devices)
-    state = sharding.create_state(translation.init, jax.random.key(0), mesh)
+    state = jax.device_put(initial, sharding.replicated(mesh))
     step = sharding.jit_train_step(translation_lib.make_train_step(translation), mesh)
     for batch in batches:
       state, metrics = step(state, sharding.global_batch(batch, sharding.batch_sharding(mesh)))
@@ -89,7 +90,6 @@ def test_real_steps_on_one_and_eight_devices(kind):
   (state, metrics), _ = results
   assert int(state.step) == 2
   assert all(np.isfinite(v) for v in metrics.values()), metrics
-  initial = jax.device_get(translation.init(jax.random.key(0)))
   for name in state.params:  # (Biases before an instance norm have no gradient: not all move.)
     assert any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(initial.params[name]),
                                                      jax.tree.leaves(state.params[name]))), name
