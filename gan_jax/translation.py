@@ -21,7 +21,7 @@ fakes. The state is a plain pytree of named players ({'g', 'd'} or {'g_ab', 'g_b
 """
 
 import dataclasses
-from typing import Any, Callable
+from typing import Callable
 
 import flax
 import flax.linen as nn
@@ -31,7 +31,6 @@ import optax
 
 from gan_jax import losses
 
-PyTree = Any
 KINDS = ('pix2pix', 'cyclegan')
 
 
