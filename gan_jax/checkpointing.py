@@ -10,6 +10,14 @@ import os
 import grain
 import jax
 import orbax.checkpoint as ocp
+from absl import logging
+
+
+DAMAGED = 'damaged_checkpoints'  # Where unrestorable checkpoints are moved (in the workdir).
+
+
+class CheckpointError(RuntimeError):
+  """No checkpoint of the workdir can be restored; the message says what was tried."""
 
 
 class Checkpointer:
@@ -41,6 +49,33 @@ class Checkpointer:
       items['data'] = grain.checkpoint.CheckpointRestore(data_iterator)
     restored = self._manager.restore(step, args=ocp.args.Composite(**items))
     return restored['state']
+
+  def restore_latest_good(self, state_template, data_iterator) -> tuple[object, int]:
+    """(state, step) of the newest checkpoint that restores, from the newest down: a corrupt or
+    partial one (a kill during a write that Orbax had not finalised is never listed) is skipped
+    with a warning naming it; CheckpointError when none restores."""
+    failures, damaged = [], []
+    for step in sorted(self._manager.all_steps(), reverse=True):
+      try:
+        state = self.restore(state_template, data_iterator, step)
+      except Exception as e:  # pylint: disable=broad-except (any reader error means unusable)
+        failures.append(f'step {step}: {type(e).__name__}: {str(e)[:300]}')
+        damaged.append(step)
+        logging.warning('Checkpoint %d in %s cannot be restored (%s); trying the one before.',
+                        step, self.directory, failures[-1])
+        continue
+      if damaged and jax.process_index() == 0:  # Kept for inspection, out of the run's way.
+        aside = os.path.join(os.path.dirname(self.directory), DAMAGED)
+        os.makedirs(aside, exist_ok=True)
+        for bad in damaged:
+          os.replace(os.path.join(self.directory, str(bad)), os.path.join(aside, str(bad)))
+        logging.warning('Resuming from checkpoint %d; moved the damaged %s to %s.', step,
+                        damaged, aside)
+        self._manager.reload()
+      return state, step
+    raise CheckpointError(
+        f'No checkpoint in {self.directory} can be restored: {"; ".join(failures)}. Move the '
+        'damaged step folders away to start again from the last good one, or use a new workdir.')
 
   def wait_until_finished(self):
     self._manager.wait_until_finished()

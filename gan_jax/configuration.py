@@ -16,7 +16,13 @@ from gan_jax import losses
 from gan_jax import models
 
 OPTIMIZERS = ('adam', 'adamw', 'rmsprop', 'sgd', 'lion')
-LR_SCHEDULES = ('constant', 'linear_decay')
+LR_SCHEDULES = ('constant', 'linear_decay', 'constant_then_linear_decay')
+TASKS = ('gan', 'pix2pix', 'cyclegan')
+# Where a translation task's pairs come from (config.translation.data), per task.
+TRANSLATION_DATA = {
+    'pix2pix': ('paired', 'superres', 'inpaint'),
+    'cyclegan': ('unpaired', 'colour_digits'),
+}
 OFFLINE_DATASETS = ('ring8', 'grid25', 'digits', 'npz:PATH')
 POINT_DATASETS = ('ring8', 'grid25')
 
@@ -29,6 +35,9 @@ def base_config() -> ml_collections.ConfigDict:
   """Defaults: DCGAN with the non-saturating loss on the offline `digits` data."""
   c = ml_collections.ConfigDict()
   c.seed = 0
+  # 'gan' (a generator of samples), or image-to-image translation (gan_jax/translation.py):
+  # 'pix2pix' (paired) or 'cyclegan' (unpaired), configured by config.translation.
+  c.task = 'gan'
   # Data: 'ring8', 'grid25', 'digits', 'npz:PATH' or any TFDS image dataset name ('mnist', ...).
   c.dataset = 'digits'
   c.dataset_split = 'train'  # TFDS split.
@@ -72,8 +81,29 @@ def base_config() -> ml_collections.ConfigDict:
   # Optimizers: any of OPTIMIZERS, with optax's keyword arguments (separate ones allow TTUR).
   c.g_optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=2e-4, b1=0.5, b2=0.999))
   c.d_optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=2e-4, b1=0.5, b2=0.999))
-  c.lr_schedule = 'constant'  # Or 'linear_decay': to 0 at total_steps, for both players.
+  # Or 'linear_decay': to 0 at total_steps, for both players; 'constant_then_linear_decay':
+  # constant for the first half of total_steps, then linearly to 0 (CycleGAN, pix2pix).
+  c.lr_schedule = 'constant'
   c.ema_decay = 0.999  # EMA of G's parameters, used for samples; 0 = off.
+
+  # Image-to-image translation (task 'pix2pix' or 'cyclegan'; gan_jax/data/translation.py).
+  # data: pix2pix 'paired' (an npz of `inputs` and `images`), 'superres' (input: the image
+  # box-downsampled by superres_factor, then bicubic-upsampled) or 'inpaint' (input: the image
+  # with an inpaint_size square set to grey); cyclegan 'unpaired' (domain A = config.dataset,
+  # domain B = dataset_b, split split_b) or 'colour_digits' (A = the first half of the training
+  # records as RGB, B = the second half with inverted, coloured strokes: a hidden truth).
+  # The last config.holdout_examples records are never trained on: sample grids and, for the
+  # offline tasks, the measured errors use them. Loss weights as in the papers.
+  c.translation = ml_collections.ConfigDict(dict(
+      data='paired',
+      dataset_b='',
+      split_b='train',
+      superres_factor=4,
+      inpaint_size=12,
+      l1_weight=100.0,  # pix2pix's lambda_L1.
+      cycle_weight=10.0,  # CycleGAN's lambda.
+      identity_weight=0.5,  # CycleGAN's identity loss weight, relative to lambda; 0 = off.
+      pool_size=50))  # CycleGAN's history of generated images per discriminator; 0 = off.
 
   # Speed (benchmarks/RESULTS.md). compute_dtype 'bfloat16': layers compute in bfloat16 while
   # parameters, optimizer states, batch-norm statistics and losses stay float32 (mixed precision,
@@ -82,6 +112,13 @@ def base_config() -> ml_collections.ConfigDict:
   # a loop far slower. log/sample/checkpoint/eval intervals and total_steps must be multiples of K.
   c.compute_dtype = 'float32'
   c.steps_per_call = 1
+
+  # Non-finite losses or parameters (checked every log_every steps and before each checkpoint):
+  # 'stop' the run naming the step and the player, or 'rollback': restart from the last
+  # checkpoint with both learning rates times rollback_lr_factor, at most max_rollbacks times.
+  c.on_nonfinite = 'stop'
+  c.rollback_lr_factor = 0.5
+  c.max_rollbacks = 3
 
   # Bookkeeping.
   c.log_every = 50
@@ -161,6 +198,68 @@ def _check_evals(config):
           'gan_jax.evaluate train-classifier` or convert InceptionV3 weights')
 
 
+# Keys of the GAN task that translation tasks do not use, with the value they must keep (a value
+# that would be silently ignored is refused instead).
+_UNUSED_BY_TRANSLATION = (('n_critic', 1), ('conditioning', 'none'), ('mixture_components', 1),
+                          ('labelled_examples', 0), ('gradient_penalty', 'none'),
+                          ('label_smoothing', 0.0), ('weight_clip', 0.0), ('ema_decay', 0.0),
+                          ('steps_per_call', 1))
+# The adversarial loss of each translation task, as in its paper (config.loss must name it).
+TRANSLATION_LOSSES = {'pix2pix': 'non_saturating', 'cyclegan': 'least_squares'}
+
+
+def _check_translation(config) -> None:
+  """The checks of a pix2pix or CycleGAN config (the image size is checked against the
+  networks by gan_jax.translation once the data's channels are known)."""
+  t = config.translation
+  unknown = sorted(set(t.keys()) - set(base_config().translation.keys()))
+  if unknown:
+    raise ConfigError(f'Unknown keys {unknown} in config.translation; it has '
+                      f'{sorted(base_config().translation.keys())}.')
+  task = config.task
+  for key, needed in _UNUSED_BY_TRANSLATION:
+    if config[key] != needed:
+      _fail(key, config[key], f'task={task!r} does not use it; set it to {needed!r}')
+  if config.loss != TRANSLATION_LOSSES[task]:
+    _fail('loss', config.loss, f'task={task!r} trains with its paper\'s loss, '
+          f'{TRANSLATION_LOSSES[task]!r}')
+  if config.evals.every:
+    _fail('evals.every', config.evals.every, f'task={task!r} measures its held-out errors at '
+          'every checkpoint instead; set it to 0 (evals.features names the digit classifier)')
+  if t.data not in TRANSLATION_DATA[task]:
+    _fail('translation.data', t.data, f'task={task!r} takes {list(TRANSLATION_DATA[task])}')
+  if t.data == 'unpaired' and not t.dataset_b:
+    _fail('translation.dataset_b', t.dataset_b, "translation.data='unpaired' needs domain B's "
+          'dataset (any config.dataset name)')
+  for key in ('superres_factor', 'inpaint_size'):
+    if not isinstance(t[key], int) or t[key] < 1:
+      _fail(f'translation.{key}', t[key], 'it must be a positive integer')
+  if t.data == 'superres' and config.image_size % t.superres_factor:
+    _fail('translation.superres_factor', t.superres_factor,
+          f'it must divide config.image_size={config.image_size}')
+  if t.data == 'inpaint' and t.inpaint_size > config.image_size - 4:
+    _fail('translation.inpaint_size', t.inpaint_size,
+          f'the square must fit inside the image (at most image_size - 4 = '
+          f'{config.image_size - 4})')
+  for key in ('l1_weight', 'cycle_weight', 'identity_weight'):
+    if not t[key] >= 0:
+      _fail(f'translation.{key}', t[key], 'it must be >= 0')
+  if not isinstance(t.pool_size, int) or t.pool_size < 0:
+    _fail('translation.pool_size', t.pool_size, 'it must be an integer >= 0 (0 = no pool)')
+  if config.evals.features and not os.path.isfile(config.evals.features):
+    _fail('evals.features', config.evals.features, 'no such file; train one with `python -m '
+          'gan_jax.evaluate train-classifier`')
+  for role, build in (('generator', models.build_translator),
+                      ('discriminator', models.build_patch_discriminator)):
+    try:
+      build(config[role])
+    except ValueError as e:
+      raise ConfigError(str(e)) from None
+  if not isinstance(config.dataset, str) or not config.dataset or is_point_dataset(config.dataset):
+    _fail('dataset', config.dataset, 'translation needs an image dataset (npz:PATH, digits or a '
+          'TFDS image dataset)')
+
+
 def validate(config, num_data_shards: int = 1) -> None:
   """Raises ConfigError for any value that cannot work; cheap, so it runs before compilation.
 
@@ -212,10 +311,16 @@ def validate(config, num_data_shards: int = 1) -> None:
       _fail('discriminator.norm', 'batch',
             'a gradient penalty needs per-sample gradients, which batch norm couples across the '
             "batch; use 'layer' or 'none' (Gulrajani et al. 2017)")
-  if config.weight_clip < 0:
+  if not config.weight_clip >= 0:  # NaN too.
     _fail('weight_clip', config.weight_clip, 'it must be >= 0 (0 turns clipping off)')
   if not 0.0 <= config.ema_decay < 1.0:
     _fail('ema_decay', config.ema_decay, 'it must be in [0, 1) (0 turns the EMA off)')
+  if config.on_nonfinite not in ('stop', 'rollback'):
+    _fail('on_nonfinite', config.on_nonfinite, "choose 'stop' or 'rollback'")
+  if not 0.0 < config.rollback_lr_factor < 1.0:
+    _fail('rollback_lr_factor', config.rollback_lr_factor, 'it must be in (0, 1)')
+  if not isinstance(config.max_rollbacks, int) or config.max_rollbacks < 0:
+    _fail('max_rollbacks', config.max_rollbacks, 'it must be an integer >= 0')
   if config.lr_schedule not in LR_SCHEDULES:
     _fail('lr_schedule', config.lr_schedule, f'choose one of {list(LR_SCHEDULES)}')
   _check_optimizer(config, 'g_optimizer')
@@ -233,7 +338,7 @@ def validate(config, num_data_shards: int = 1) -> None:
     _fail('mixture_components', config.mixture_components, 'it must be an integer >= 1 (1 = one '
           'generator and one discriminator)')
   if config.mixture_components > 1:
-    if config.mixture_entropy < 0:
+    if not config.mixture_entropy >= 0:  # NaN too.
       _fail('mixture_entropy', config.mixture_entropy, 'it must be >= 0')
     for key, off in (('conditioning', 'none'), ('gradient_penalty', 'none'), ('weight_clip', 0.0)):
       if config[key] != off:
@@ -257,6 +362,12 @@ def validate(config, num_data_shards: int = 1) -> None:
               'cross-entropy, G uses feature matching')
   if not config.ac_weight > 0:
     _fail('ac_weight', config.ac_weight, 'it must be positive')
+
+  if config.task not in TASKS:
+    _fail('task', config.task, f'choose one of {list(TASKS)}')
+  if config.task != 'gan':
+    _check_translation(config)
+    return
 
   # The registries' own checks (known name, fields, norm, conditioning); building is cheap.
   for role, build in (

@@ -2,7 +2,8 @@
 
 Rerunning the same command resumes from the latest checkpoint in DIR. On a multi-host TPU pod or a
 multi-node GPU job, pass --distributed so each process joins the others through
-jax.distributed.initialize() (its arguments come from the environment on Cloud TPU and Slurm).
+jax.distributed.initialize() (its arguments come from the environment on Cloud TPU and Slurm;
+elsewhere give --coordinator_address, --num_processes and --process_id).
 """
 
 import logging as logging_std
@@ -12,8 +13,10 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from gan_jax import checkpointing
 from gan_jax import configuration
 from gan_jax import data as data_lib
+from gan_jax import divergence
 from gan_jax import train
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'A config file of configs/.',
@@ -21,6 +24,11 @@ _CONFIG = config_flags.DEFINE_config_file('config', None, 'A config file of conf
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and samples.')
 _DISTRIBUTED = flags.DEFINE_bool('distributed', False,
                                  'Call jax.distributed.initialize() (multi-process runs).')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', None, 'With --distributed, where no cluster environment (Cloud TPU, '
+    'Slurm) says it: HOST:PORT of process 0, e.g. 127.0.0.1:12355.')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'With --coordinator_address.')
+_PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --coordinator_address: 0, 1, ...')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -36,15 +44,22 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_DropLibraryInfo())
   if _DISTRIBUTED.value:
-    jax.distributed.initialize()
+    # CPU processes exchange collectives through gloo (GPU and TPU use their own interconnect).
+    jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+    jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
+                               num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value)
   logging.info('JAX %s: process %d of %d, devices %s', jax.__version__, jax.process_index(),
                jax.process_count(), jax.devices())
   try:
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except (configuration.ConfigError, data_lib.DatasetError) as e:
+  except (configuration.ConfigError, data_lib.DatasetError, checkpointing.CheckpointError) as e:
     logging.error('%s', e)
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+  except divergence.DivergenceError as e:
+    logging.error('%s', e)
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(3)
 
 
 if __name__ == '__main__':

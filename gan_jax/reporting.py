@@ -109,15 +109,17 @@ class Reporter:
                       + '\n')
     self._jsonl.flush()
 
-  def write_samples(self, step: int, samples: np.ndarray, real_points: np.ndarray | None) -> str:
-    """Saves samples/step_NNNNNNN.png (a grid, or a scatter over real_points for 2-D data)."""
+  def write_samples(self, step: int, samples: np.ndarray, real_points: np.ndarray | None,
+                    columns: int | None = None) -> str:
+    """Saves samples/step_NNNNNNN.png (a grid, square unless `columns` is given, or a scatter
+    over real_points for 2-D data)."""
     if not self.enabled:
       return ''
     path = os.path.join(self.workdir, 'samples', f'step_{step:07d}.png')
     if samples.ndim == 2:
       save_scatter(samples, real_points, path, title=f'step {step}')
     else:
-      grid = image_grid(samples)
+      grid = image_grid(samples, columns=columns)
       save_png(grid, path)
       self._writer.add_image('samples', grid, step, dataformats='HWC')
     self._writer.flush()

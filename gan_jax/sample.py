@@ -8,17 +8,13 @@ the list, cycling (`all`: 0, 1, ..., K-1, 0, ...); without, labels are drawn uni
 from Python: `load_generator(workdir)` and `generate(...)`.
 """
 
-import json
-import os
 import sys
 
 import jax
-import ml_collections
 import numpy as np
 from absl import app, flags
 
 from gan_jax import checkpointing
-from gan_jax import configuration
 from gan_jax import sharding
 from gan_jax import state as state_lib
 from gan_jax import train
@@ -26,16 +22,11 @@ from gan_jax import train
 
 def load_generator(workdir: str) -> tuple[state_lib.GAN, state_lib.GANState]:
   """The GAN and the state of the latest checkpoint of a training workdir."""
-  config_path = os.path.join(workdir, 'config.json')
-  info_path = os.path.join(workdir, train.RUN_INFO)
-  if not (os.path.isfile(config_path) and os.path.isfile(info_path)):
-    raise FileNotFoundError(f'{workdir!r} is not a gan_jax workdir (no config.json / '
-                            f'{train.RUN_INFO}); train into it with python -m gan_jax.main.')
-  with open(config_path) as f:
-    # Keys added to the schema after the run was trained take their defaults.
-    config = ml_collections.ConfigDict({**configuration.base_config().to_dict(), **json.load(f)})
-  with open(info_path) as f:
-    data_shape = tuple(json.load(f)['data_shape'])
+  config, info = train.read_run_info(workdir)
+  if config.task != 'gan':
+    raise FileNotFoundError(f'{workdir!r} holds a {config.task} run, which translates images '
+                            'rather than sampling them; use python -m gan_jax.translate.')
+  data_shape = info['data_shape']
   checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
   if checkpointer.latest_step() is None:
     raise FileNotFoundError(f'No checkpoint in {checkpointer.directory}.')

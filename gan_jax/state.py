@@ -31,10 +31,16 @@ class GANState:
 
 def make_optimizer(spec, schedule: str, num_updates: int) -> optax.GradientTransformation:
   """optax.<name>(**kwargs) from a config entry such as {name: 'adam', learning_rate: 2e-4};
-  schedule 'linear_decay' lowers the learning rate linearly to 0 over num_updates updates."""
+  schedule 'linear_decay' lowers the learning rate linearly to 0 over num_updates updates,
+  'constant_then_linear_decay' keeps it for the first half of them, then lowers it linearly to 0
+  (CycleGAN's and pix2pix's n_epochs + n_epochs_decay)."""
   spec = dict(spec)
   if schedule == 'linear_decay':
     spec['learning_rate'] = optax.linear_schedule(spec['learning_rate'], 0.0, num_updates)
+  elif schedule == 'constant_then_linear_decay':
+    half = num_updates // 2
+    spec['learning_rate'] = optax.linear_schedule(spec['learning_rate'], 0.0,
+                                                  num_updates - half, transition_begin=half)
   return getattr(optax, spec.pop('name'))(**spec)
 
 

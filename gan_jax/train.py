@@ -9,16 +9,20 @@ they are reported; the next batch is read and put on the devices while the curre
 dispatch runs K steps (lax.scan) and the loop advances K steps at a time.
 """
 
+import contextlib
 import json
 import os
 
 import jax
+import ml_collections
 import numpy as np
 from absl import logging
 
 from gan_jax import checkpointing
 from gan_jax import configuration
 from gan_jax import data as data_lib
+from gan_jax import divergence
+from gan_jax import preemption
 from gan_jax import reporting
 from gan_jax import sharding
 from gan_jax import state as state_lib
@@ -30,22 +34,128 @@ from gan_jax.evaluation import evaluator as evaluator_lib
 FIXED_Z_STREAM = 2**31 - 1
 EVAL_Z_STREAM = 2**31 - 2  # The z of periodic evaluations.
 RUN_INFO = 'run_info.json'
+ROLLBACKS = 'rollbacks.json'
 
 
 def fixed_latents(gan: state_lib.GAN, num: int):
   return gan.latents(jax.random.fold_in(jax.random.key(gan.config.seed), FIXED_Z_STREAM), num)
 
 
-def write_run_info(workdir: str, config, data_shape) -> None:
-  """config.json and run_info.json: what `gan_jax.sample` needs to rebuild the models."""
+def write_run_info(workdir: str, config, **shapes) -> None:
+  """config.json and run_info.json (the data's shapes): what `gan_jax.sample` and
+  `gan_jax.translate` need to rebuild the models."""
   with open(os.path.join(workdir, 'config.json'), 'w') as f:
     f.write(config.to_json_best_effort(indent=2))
   with open(os.path.join(workdir, RUN_INFO), 'w') as f:
-    json.dump({'data_shape': list(data_shape)}, f)
+    json.dump({k: list(v) for k, v in shapes.items()}, f)
 
 
-def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
-  """Trains (or resumes training) to config.total_steps; returns the final state."""
+@contextlib.contextmanager
+def closing(checkpointer: checkpointing.Checkpointer, reporter: reporting.Reporter):
+  """Waits for the checkpoints in flight and closes both, also when training raises (e.g. on
+  divergence), so nothing already written is lost."""
+  try:
+    yield
+  finally:
+    checkpointer.wait_until_finished()
+    checkpointer.close()
+    reporter.close()
+
+
+def report_and_check(config, step: int, state, metrics, reporter: reporting.Reporter,
+                     checkpointer: checkpointing.Checkpointer, is_last: bool, saving: bool) -> None:
+  """Every log_every steps: the metrics to the reporter; there and before every checkpoint
+  (saving): the divergence check, so no checkpoint holds NaN or inf. The loops' only host syncs."""
+  if step % config.log_every == 0 or saving:
+    host_metrics = jax.device_get(metrics)
+    if step % config.log_every == 0 or is_last:
+      reporter.write_metrics(step, host_metrics)
+    divergence.check(state, host_metrics, step, checkpointer.latest_step())
+
+
+def create_or_restore(init_fn, config, workdir: str, mesh, data_iterator):
+  """(state, checkpointer): the state made by init_fn(key of config.seed) directly sharded on the
+  mesh or, when the workdir has a checkpoint, restored from the latest one with the data
+  iterator's position."""
+  state = sharding.create_state(init_fn, jax.random.key(config.seed), mesh)
+  checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
+  if checkpointer.latest_step() is not None:
+    state, step = checkpointer.restore_latest_good(state, data_iterator)
+    logging.info('Resuming from %s (step %d).', checkpointer.directory, step)
+  return state, checkpointer
+
+
+def read_run_info(workdir: str) -> tuple[ml_collections.ConfigDict, dict]:
+  """The config (keys added to the schema after the run was trained take their defaults) and the
+  data shapes written by write_run_info; FileNotFoundError when workdir is not a training one."""
+  config_path = os.path.join(workdir, 'config.json')
+  info_path = os.path.join(workdir, RUN_INFO)
+  if not (os.path.isfile(config_path) and os.path.isfile(info_path)):
+    raise FileNotFoundError(f'{workdir!r} is not a gan_jax workdir (no config.json / '
+                            f'{RUN_INFO}); train into it with python -m gan_jax.main.')
+  with open(config_path) as f:
+    saved = json.load(f)
+  defaults = configuration.base_config().to_dict()
+  for key in ('translation', 'evals'):  # Nested dicts: saved values over the defaults.
+    saved[key] = {**defaults[key], **saved.get(key, {})}
+  config = ml_collections.ConfigDict({**defaults, **saved})
+  with open(info_path) as f:
+    info = {k: tuple(v) for k, v in json.load(f).items()}
+  return config, info
+
+
+def train_and_evaluate(config, workdir: str):
+  """Trains (or resumes training) to config.total_steps; returns the final state. Image-to-image
+  tasks (config.task 'pix2pix' or 'cyclegan') have their own loop (train_translation.py).
+
+  Divergence (gan_jax/divergence.py) stops the run, or with config.on_nonfinite='rollback'
+  restarts it from the last checkpoint (all of whose values were finite) with both learning rates
+  times config.rollback_lr_factor, at most config.max_rollbacks times. The rollbacks are logged
+  and kept in WORKDIR/rollbacks.json, whose learning-rate scale a resumed run applies too.
+  """
+  from gan_jax import train_translation  # pylint: disable=g-import-not-at-top (a cycle)
+  loop = train_translation.train_and_evaluate if config.task != 'gan' else _train_gan
+  rollbacks = _read_rollbacks(workdir)
+  while True:
+    scale = float(np.prod([r['lr_factor'] for r in rollbacks]))
+    try:
+      return loop(_scale_learning_rates(config, scale), workdir)
+    except divergence.DivergenceError as e:
+      latest = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
+      restart_step = latest.latest_step()
+      latest.close()
+      if (config.on_nonfinite != 'rollback' or restart_step is None
+          or len(rollbacks) >= config.max_rollbacks):
+        raise
+      rollbacks.append({'diverged': str(e), 'restart_step': restart_step,
+                        'lr_factor': config.rollback_lr_factor})
+      logging.warning('%s\nRollback %d of at most %d: restarting from step %d with the learning '
+                      'rates times %g.', e, len(rollbacks), config.max_rollbacks, restart_step,
+                      scale * config.rollback_lr_factor)
+      if jax.process_index() == 0:
+        with open(os.path.join(workdir, ROLLBACKS), 'w') as f:
+          json.dump(rollbacks, f, indent=2)
+
+
+def _read_rollbacks(workdir: str) -> list[dict]:
+  path = os.path.join(workdir, ROLLBACKS)
+  if not os.path.isfile(path):
+    return []
+  with open(path) as f:
+    return json.load(f)
+
+
+def _scale_learning_rates(config, scale: float):
+  if scale == 1.0:
+    return config
+  config = ml_collections.ConfigDict(config.to_dict())
+  for key in ('g_optimizer', 'd_optimizer'):
+    config[key].learning_rate = config[key].learning_rate * scale
+  return config
+
+
+def _train_gan(config, workdir: str) -> state_lib.GANState:
+  """The GAN task's loop (see the module docstring)."""
   mesh = sharding.make_mesh()
   configuration.validate(config, num_data_shards=mesh.devices.size)
   is_main = jax.process_index() == 0
@@ -53,14 +163,10 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
 
   pipeline = data_lib.make_pipeline(config)
   gan = state_lib.build_gan(config, pipeline.data_shape)
-  state = sharding.create_state(gan.init, jax.random.key(config.seed), mesh)
-  checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
-  if checkpointer.latest_step() is not None:
-    logging.info('Resuming from %s (step %d).', checkpointer.directory, checkpointer.latest_step())
-    state = checkpointer.restore(state, pipeline.iterator)
+  state, checkpointer = create_or_restore(gan.init, config, workdir, mesh, pipeline.iterator)
   start_step = int(state.step)
   if is_main:  # After a successful restore, so a failed resume leaves the workdir as it was.
-    write_run_info(workdir, config, pipeline.data_shape)
+    write_run_info(workdir, config, data_shape=pipeline.data_shape)
 
   steps_per_call = config.steps_per_call
   if start_step % steps_per_call:
@@ -110,31 +216,34 @@ def train_and_evaluate(config, workdir: str) -> state_lib.GANState:
                config.generator.name, config.loss, config.dataset, start_step, config.total_steps,
                mesh.devices.size)
   batch = next_batch() if start_step < config.total_steps else None
-  for step in range(start_step + steps_per_call, config.total_steps + 1, steps_per_call):
-    state, metrics = train_step(state, batch)  # Dispatched asynchronously.
-    is_last = step == config.total_steps
-    if step % config.log_every == 0 or is_last:
-      reporter.write_metrics(step, jax.device_get(metrics))
-    if step % config.sample_every == 0 or is_last:
-      samples = jax.device_get(sample_fn(state, fixed_z, fixed_labels))
-      reporter.write_samples(step, samples, real_points)
-    if evaluator and (step % config.evals.every == 0 or is_last):
-      generator = lambda z, state=state: sample_fn(state, z)
-      samples = np.concatenate(list(evaluator_lib.batched(generator, eval_z)))
-      eval_labels = np.asarray(gan.labels_of(eval_z)) if gan.conditional else None
-      result = evaluator.evaluate(samples, generator, gan.code_dim, eval_labels)
-      reporter.write_evaluation(step, result.values, result.images)
-    if heldout is not None and (step % config.checkpoint_every == 0 or is_last):
-      images, labels = heldout
-      predictions = np.concatenate([np.asarray(classify_fn(state, images[i:i + 500]))
-                                    for i in range(0, len(images), 500)])
-      reporter.write_evaluation(step, {'test_accuracy': float(np.mean(predictions == labels))})
-    if step % config.checkpoint_every == 0 or is_last:
-      checkpointer.save(step, state, pipeline.iterator)  # The iterator is at the consumed batches.
-    if not is_last:  # Reading and transferring the next batch overlaps the running step.
-      batch = next_batch()
+  with preemption.StopRequest() as stop, closing(checkpointer, reporter):
+    for step in range(start_step + steps_per_call, config.total_steps + 1, steps_per_call):
+      state, metrics = train_step(state, batch)  # Dispatched asynchronously.
+      is_last = step == config.total_steps
+      stopping = stop.requested(step)  # SIGTERM / SIGINT: checkpoint this step and return.
+      saving = step % config.checkpoint_every == 0 or is_last or stopping
+      report_and_check(config, step, state, metrics, reporter, checkpointer, is_last, saving)
+      if step % config.sample_every == 0 or is_last:
+        samples = jax.device_get(sample_fn(state, fixed_z, fixed_labels))
+        reporter.write_samples(step, samples, real_points)
+      if evaluator and (step % config.evals.every == 0 or is_last):
+        generator = lambda z, state=state: sample_fn(state, z)
+        samples = np.concatenate(list(evaluator_lib.batched(generator, eval_z)))
+        eval_labels = np.asarray(gan.labels_of(eval_z)) if gan.conditional else None
+        result = evaluator.evaluate(samples, generator, gan.code_dim, eval_labels)
+        reporter.write_evaluation(step, result.values, result.images)
+      if heldout is not None and (step % config.checkpoint_every == 0 or is_last):
+        images, labels = heldout
+        predictions = np.concatenate([np.asarray(classify_fn(state, images[i:i + 500]))
+                                      for i in range(0, len(images), 500)])
+        reporter.write_evaluation(step, {'test_accuracy': float(np.mean(predictions == labels))})
+      if saving:
+        # The iterator is at the consumed batches.
+        checkpointer.save(step, state, pipeline.iterator)
+      if stopping:
+        logging.warning('Stopped at step %d; rerun the same command to resume.', step)
+        break
+      if not is_last:  # Reading and transferring the next batch overlaps the running step.
+        batch = next_batch()
 
-  checkpointer.wait_until_finished()
-  checkpointer.close()
-  reporter.close()
   return state

@@ -29,7 +29,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan_jax import configuration
 from gan_jax import losses
+from gan_jax import models
+from gan_jax import state as state_lib
 
 KINDS = ('pix2pix', 'cyclegan')
 
@@ -88,7 +91,8 @@ class Translation:
   kind: str  # 'pix2pix' or 'cyclegan'.
   generator: nn.Module  # G (pix2pix) or the template of G_ab and G_ba (their output channels).
   discriminator: nn.Module
-  tx: optax.GradientTransformation  # One optimizer definition; each player has its own state.
+  g_tx: optax.GradientTransformation  # The generators' optimizer (each has its own state).
+  d_tx: optax.GradientTransformation  # The discriminators' optimizer.
   shape_a: tuple[int, ...]  # One input image (H, W, C) of domain A (pix2pix: the input).
   shape_b: tuple[int, ...]  # One image of domain B (pix2pix: the target).
   seed: int = 0
@@ -117,6 +121,9 @@ class Translation:
             'd_a': (self.discriminator, self.shape_a),
             'd_b': (self.discriminator, self.shape_b)}
 
+  def optimizer(self, name: str) -> optax.GradientTransformation:
+    return self.g_tx if name.startswith('g') else self.d_tx
+
   def apply(self, state: TranslationState, name: str, x, key=None, params=None, train=True):
     """Player `name` on x; returns (output, new batch stats). train=True: batch statistics of
     the batch and dropout from `key`, as both papers also do at test time."""
@@ -136,7 +143,7 @@ class Translation:
                               jnp.zeros((1,) + tuple(shape)), train=False)
       params[name] = variables['params']
       batch_stats[name] = variables.get('batch_stats', {})
-      opt_state[name] = self.tx.init(params[name])
+      opt_state[name] = self.optimizer(name).init(params[name])
     pools, counts = {}, {}
     if self.kind == 'cyclegan':
       for domain, shape in (('a', self.shape_a), ('b', self.shape_b)):
@@ -152,8 +159,37 @@ class Translation:
     return self.apply(state, name, x, key)[0]
 
 
-def _update(tx, state: TranslationState, name: str, grads) -> tuple[dict, dict]:
-  updates, opt_state = tx.update(grads, state.opt_state[name], state.params[name])
+def build_translation(config, shape_a, shape_b) -> Translation:
+  """The Translation of a pix2pix or CycleGAN config (validated) for the data's image shapes;
+  ConfigError when the networks cannot take images of this size (checked by tracing the
+  initialisation, before anything is compiled)."""
+  t = config.translation
+
+  def optimizer(spec):
+    return state_lib.make_optimizer(spec, config.lr_schedule, config.total_steps)
+
+  try:
+    translation = Translation(
+        kind=config.task,
+        generator=models.build_translator(config.generator, config.compute_dtype),
+        discriminator=models.build_patch_discriminator(config.discriminator, config.compute_dtype),
+        g_tx=optimizer(config.g_optimizer), d_tx=optimizer(config.d_optimizer),
+        shape_a=tuple(shape_a), shape_b=tuple(shape_b), seed=config.seed,
+        l1_weight=t.l1_weight, cycle_weight=t.cycle_weight, identity_weight=t.identity_weight,
+        pool_size=t.pool_size)
+    jax.eval_shape(translation.init, jax.random.key(0))
+  except ValueError as e:
+    raise configuration.ConfigError(
+        f'config.generator={dict(config.generator)}, config.discriminator='
+        f'{dict(config.discriminator)} with images {tuple(shape_a)} -> {tuple(shape_b)} '
+        f'(config.image_size={config.image_size}): {e}') from None
+  return translation
+
+
+def _update(translation: Translation, state: TranslationState, name: str,
+            grads) -> tuple[dict, dict]:
+  updates, opt_state = translation.optimizer(name).update(grads, state.opt_state[name],
+                                                          state.params[name])
   return optax.apply_updates(state.params[name], updates), opt_state
 
 
@@ -162,7 +198,6 @@ def make_train_step(translation: Translation) -> Callable:
   a = inputs, b = their targets; CycleGAN: unpaired)."""
   seed_key = jax.random.key(translation.seed)
   bce = losses.OBJECTIVES['non_saturating']
-  tx = translation.tx
 
   def pix2pix_step(state: TranslationState, batch):
     x, y = batch['a'], batch['b']
@@ -179,7 +214,7 @@ def make_train_step(translation: Translation) -> Callable:
 
     (d_loss, (d_stats, real_logits, fake_logits)), d_grads = jax.value_and_grad(
         d_loss_fn, has_aux=True)(state.params['d'])
-    d_params, d_opt = _update(tx, state, 'd', d_grads)
+    d_params, d_opt = _update(translation, state, 'd', d_grads)
     state = state.replace(params={**state.params, 'd': d_params},
                           batch_stats={**state.batch_stats, 'd': d_stats},
                           opt_state={**state.opt_state, 'd': d_opt})
@@ -193,7 +228,7 @@ def make_train_step(translation: Translation) -> Callable:
 
     (g_loss, (g_stats, adversarial, reconstruction)), g_grads = jax.value_and_grad(
         g_loss_fn, has_aux=True)(state.params['g'])
-    g_params, g_opt = _update(tx, state, 'g', g_grads)
+    g_params, g_opt = _update(translation, state, 'g', g_grads)
     state = state.replace(step=state.step + 1, params={**state.params, 'g': g_params},
                           batch_stats={**state.batch_stats, 'g': g_stats},
                           opt_state={**state.opt_state, 'g': g_opt})
@@ -232,7 +267,7 @@ def make_train_step(translation: Translation) -> Callable:
         jax.value_and_grad(g_loss_fn, has_aux=True)(g_params))
     params, opt_state = dict(state.params), dict(state.opt_state)
     for name in g_names:
-      params[name], opt_state[name] = _update(tx, state, name, g_grads[name])
+      params[name], opt_state[name] = _update(translation, state, name, g_grads[name])
     pools, counts = dict(state.pools), dict(state.pool_counts)
     metrics = {'g_loss': g_loss, 'g_adversarial': adversarial, 'g_cycle': cycle,
                'g_identity': identity}
@@ -250,7 +285,7 @@ def make_train_step(translation: Translation) -> Callable:
 
       (metrics[f'{name}_loss'], stats[name]), d_grads = jax.value_and_grad(
           d_loss_fn, has_aux=True)(state.params[name])
-      params[name], opt_state[name] = _update(tx, state, name, d_grads)
+      params[name], opt_state[name] = _update(translation, state, name, d_grads)
     return state.replace(step=state.step + 1, params=params, batch_stats=stats,
                          opt_state=opt_state, pools=pools, pool_counts=counts), metrics
 

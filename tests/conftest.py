@@ -5,6 +5,13 @@ import os
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=8').strip()
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+# One compilation cache for the session (and the command lines it starts): the many tests that
+# build the same program (a run and its resumed copy, a trainer and its command line) compile it
+# once. A fresh directory each session, so nothing carries over between test runs.
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+  import tempfile  # pylint: disable=g-import-not-at-top,wrong-import-position
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(prefix='gan_jax_test_xla_cache_')
+  os.environ['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'] = '0'
 
 import pathlib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -20,3 +27,12 @@ def mnist8k_path() -> str:
   path = pathlib.Path(os.environ.get('GAN_JAX_MNIST8K', REPO.parent / 'shared/data/mnist8k.npz'))
   assert path.is_file(), f'{path} is missing: put ../shared beside the repo or set GAN_JAX_MNIST8K.'
   return str(path)
+
+
+def pytest_sessionfinish(session, exitstatus):
+  """Removes the session's compilation cache (made above, unless the caller chose a directory)."""
+  del session, exitstatus
+  cache = os.environ.get('JAX_COMPILATION_CACHE_DIR', '')
+  if os.path.basename(cache).startswith('gan_jax_test_xla_cache_'):
+    import shutil  # pylint: disable=g-import-not-at-top
+    shutil.rmtree(cache, ignore_errors=True)

@@ -4,7 +4,6 @@ K+1-class discriminator and the reported test accuracy."""
 import json
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

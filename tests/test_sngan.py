@@ -52,7 +52,8 @@ def test_32px_is_the_papers_cifar10_network():
 def test_channel_plans():
   """<= 32 px: constant width; 64 px: G 8w, 8w, 4w, 2w, w and D w, 2w, 4w, 8w, 8w."""
   assert sngan.channel_plan(32, 16) == (4, 16, [16] * 3, [(16, True)] * 2 + [(16, False)] * 2)
-  assert sngan.channel_plan(28, 16) == (7, 16, [16] * 2, [(16, True)] + [(16, False)] * 2)
+  assert sngan.channel_plan(28, 16) == (7, 16, [16] * 2, [(16, True)] * 2 + [(16, False)] * 2)
+  assert sngan.channel_plan(16, 16)[3] == [(16, True)] + [(16, False)] * 2  # 16 -> 8.
   assert sngan.channel_plan(64, 8) == (4, 64, [64, 32, 16, 8],
                                        [(8, True), (16, True), (32, True), (64, True), (64, False)])
   d = models.SNGANDiscriminator(width=8)

@@ -19,7 +19,8 @@ def _translation(kind, shape_a=(16, 16, 1), shape_b=(16, 16, 3), tx=None, **kwar
     generator = image_to_image.ResnetGenerator(output_channels=0, width=4, num_blocks=1)
     discriminator = image_to_image.PatchDiscriminator(width=8, num_layers=1)
   tx = optax.adam(2e-4, b1=0.5) if tx is None else tx
-  return translation_lib.Translation(kind, generator, discriminator, tx, shape_a, shape_b, **kwargs)
+  return translation_lib.Translation(kind, generator, discriminator, tx, tx, shape_a, shape_b,
+                                     **kwargs)
 
 
 def _batch(translation, size=8, seed=0):

@@ -38,7 +38,7 @@ def fit_to_size(image: np.ndarray, size: int) -> np.ndarray:
   return resized.reshape(size, size, channels)
 
 
-def _to_model_batch(batch: dict, n_critic: int) -> dict:
+def to_model_batch(batch: dict, n_critic: int) -> dict:
   """uint8 images -> float32 in [-1, 1]; [n_critic * B, ...] -> [n_critic, B, ...]."""
   out = {k: x.astype(np.float32) / 127.5 - 1.0 if x.dtype == np.uint8 else x
          for k, x in batch.items()}
@@ -105,6 +105,17 @@ def holdout_set(config) -> tuple[np.ndarray, np.ndarray]:
           np.array([r['label'] for r in records], np.int32))
 
 
+def this_process(config, process_index: int | None, process_count: int | None) -> tuple[int, int]:
+  """(index, count) of the process reading (default: this JAX process's); each reads
+  batch_size / count of every batch, so count must divide the batch."""
+  process_index = jax.process_index() if process_index is None else process_index
+  process_count = jax.process_count() if process_count is None else process_count
+  if config.batch_size % process_count:
+    raise configuration.ConfigError(
+        f'config.batch_size={config.batch_size} must be divisible by the {process_count} processes.')
+  return process_index, process_count
+
+
 @dataclasses.dataclass
 class DataPipeline:
   iterator: grain.DatasetIterator  # Yields this process's part of each global batch.
@@ -119,11 +130,7 @@ class DataPipeline:
 def make_pipeline(config, process_index: int | None = None,
                   process_count: int | None = None) -> DataPipeline:
   """The training pipeline of a config for one process (default: this JAX process)."""
-  process_index = jax.process_index() if process_index is None else process_index
-  process_count = jax.process_count() if process_count is None else process_count
-  if config.batch_size % process_count:
-    raise configuration.ConfigError(
-        f'config.batch_size={config.batch_size} must be divisible by the {process_count} processes.')
+  process_index, process_count = this_process(config, process_index, process_count)
   source = sources.load_source(config.dataset, config.dataset_split, config.data_dir)
   if len(source) < process_count:
     raise sources.DatasetError(f'Dataset {config.dataset!r} has {len(source)} records, fewer than '
@@ -153,5 +160,5 @@ def make_pipeline(config, process_index: int | None = None,
                            for k, v in r.items()})
   local_batch = config.batch_size // process_count * config.n_critic
   ds = ds.batch(local_batch, drop_remainder=True)
-  ds = ds.map(lambda b: _to_model_batch(b, config.n_critic))
+  ds = ds.map(lambda b: to_model_batch(b, config.n_critic))
   return DataPipeline(iterator=iter(ds), data_shape=data_shape, num_records=len(source))

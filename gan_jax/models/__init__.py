@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 import flax.linen as nn
 
+from gan_jax.models import image_to_image
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator, spatial_plan
 from gan_jax.models.layers import COMPUTE_DTYPES, NORMS
 from gan_jax.models.mixture import MixtureDiscriminator, MixtureGenerator
@@ -21,7 +22,7 @@ DISCRIMINATORS = {'dcgan': DCGANDiscriminator, 'mlp': MLPDiscriminator,
 
 # Fields that the trainer sets from the data (output_shape), from config.compute_dtype (dtype) or
 # from config.num_classes / config.conditioning rather than from the player's own config entry.
-_DATA_FIELDS = ('output_shape', 'dtype', 'num_classes', 'conditioning')
+_DATA_FIELDS = ('output_shape', 'output_channels', 'dtype', 'num_classes', 'conditioning')
 
 # How a conditional GAN uses the labels y (config.conditioning); each architecture lists the modes
 # it implements in its CONDITIONINGS attribute.
@@ -40,7 +41,7 @@ def configurable_fields(module_class) -> tuple[str, ...]:
                if f.init and f.name not in ('parent', 'name') + _DATA_FIELDS)
 
 
-def _build(registry, role: str, spec, **data_fields) -> nn.Module:
+def _build(registry, role: str, spec, norms: Sequence[str] = NORMS, **data_fields) -> nn.Module:
   spec = dict(spec)
   name = spec.pop('name', None)
   if name not in registry:
@@ -55,9 +56,9 @@ def _build(registry, role: str, spec, **data_fields) -> nn.Module:
     raise ValueError(f'config.conditioning={conditioning!r} is not implemented by '
                      f'{module_class.__name__} ({role}); it implements '
                      f'{list(module_class.CONDITIONINGS)}.')
-  if spec.get('norm', 'none') not in NORMS:
+  if spec.get('norm', 'none') not in norms:
     raise ValueError(f"config.{role}.norm={spec['norm']!r} is not allowed: choose one of "
-                     f'{list(NORMS)}.')
+                     f'{list(norms)}.')
   spec = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
   return module_class(**spec, **data_fields)
 
@@ -80,6 +81,20 @@ def build_discriminator(spec: Any, compute_dtype: str = 'float32', num_classes: 
   return module if mixture_components == 1 else MixtureDiscriminator(module, mixture_components)
 
 
+def build_translator(spec: Any, compute_dtype: str = 'float32') -> nn.Module:
+  """An image-to-image generator of config.generator (image_to_image.TRANSLATORS); its output
+  channels are set per direction by gan_jax.translation."""
+  return _build(image_to_image.TRANSLATORS, 'generator', spec, image_to_image.NORMS,
+                output_channels=0, dtype=COMPUTE_DTYPES[compute_dtype])
+
+
+def build_patch_discriminator(spec: Any, compute_dtype: str = 'float32') -> nn.Module:
+  """A PatchGAN discriminator of config.discriminator (image_to_image.PATCH_DISCRIMINATORS)."""
+  return _build(image_to_image.PATCH_DISCRIMINATORS, 'discriminator', spec, image_to_image.NORMS,
+                dtype=COMPUTE_DTYPES[compute_dtype])
+
+
 __all__ = ['GENERATORS', 'DISCRIMINATORS', 'CONDITIONINGS', 'NORMS', 'COMPUTE_DTYPES', 'build_generator', 'build_discriminator',
+           'build_translator', 'build_patch_discriminator',
            'configurable_fields', 'spatial_plan', 'DCGANGenerator', 'DCGANDiscriminator',
            'MLPGenerator', 'MLPDiscriminator', 'SNGANGenerator', 'SNGANDiscriminator']

@@ -15,9 +15,11 @@ are updated only when train=True.
 Channels. A size is base * 2**n (models.spatial_plan: base 4 or 7); G has n up blocks.
   * n <= 3 (8 to 32 px; 14, 28, 56 px): the CIFAR-10 network, all `width` channels (paper: G 256,
     D 128). G: z -> base x base x w -> n up blocks -> BN, ReLU, conv3x3 -> tanh. D: the optimized
-    block, down blocks until the map is 2 * base (max(1, n - 1) downsamplings in all), then two
+    block, down blocks until the map is at most 8 px (32 -> 8 as in the paper; 28 -> 7), then two
     blocks without downsampling, ReLU, global sum pooling, dense -> 1. At 32 px:
       G: 4x4x256 -> 8x8 -> 16x16 -> 32x32 (256) -> 32x32xC;   D: 16x16, 8x8, 8x8, 8x8 (128).
+    (Stopping at 14 x 14 for 28 px, as this module first did, left D's last features seeing
+    about 20 px of the digit; projection-conditional SNGAN then learnt its labels far slower.)
   * n >= 4 (64 px and up): the ImageNet-style network of the same papers, channels halving towards
     the image in G and doubling away from it in D, as DCGAN does: G starts at w * 2**(n-1) and its
     blocks output w * 2**(n-1-i) (the first keeps the channels); D's blocks output w * 2**i down
@@ -60,7 +62,9 @@ def channel_plan(image_size: int, width: int) -> tuple[int, int, list[int], list
   D's first block is the optimized one (it always downsamples)."""
   base, n = spatial_plan(image_size)
   if n <= 3:
-    downs = max(1, n - 1)
+    downs, side = 0, image_size
+    while side > 8 or downs == 0:  # Halve until the map is at most 8 px, as CIFAR's 32 -> 8.
+      side, downs = side // 2, downs + 1
     return base, width, [width] * n, [(width, True)] * downs + [(width, False)] * 2
   g_blocks = [width * 2**(n - 1 - i) for i in range(n)]
   d_blocks = [(width * 2**i, True) for i in range(n)] + [(width * 2**(n - 1), False)]
