@@ -30,8 +30,11 @@ def mnist8k_path() -> str:
 
 
 def pytest_sessionfinish(session, exitstatus):
-  """Removes the session's compilation cache (made above, unless the caller chose a directory)."""
-  del session, exitstatus
+  """Removes the session's compilation cache (made above, unless the caller chose a directory),
+  in the main pytest process only: xdist's workers share it."""
+  del exitstatus
+  if hasattr(session.config, 'workerinput'):
+    return
   cache = os.environ.get('JAX_COMPILATION_CACHE_DIR', '')
   if os.path.basename(cache).startswith('gan_jax_test_xla_cache_'):
     import shutil  # pylint: disable=g-import-not-at-top

@@ -79,7 +79,7 @@ def test_rollback_restarts_from_the_last_checkpoint_with_lower_learning_rates(tm
 
 def test_rollbacks_are_limited(tmp_path, monkeypatch):
   _poison_steps(monkeypatch)
-  config = _config(on_nonfinite='rollback', rollback_lr_factor=0.9, max_rollbacks=1)
-  with pytest.raises(divergence.DivergenceError):  # 2e-4 * 0.9 still diverges.
+  config = _config(on_nonfinite='rollback', max_rollbacks=0)
+  with pytest.raises(divergence.DivergenceError):
     train.train_and_evaluate(config, str(tmp_path))
-  assert len(json.load(open(tmp_path / train.ROLLBACKS))) == 1
+  assert not os.path.exists(tmp_path / train.ROLLBACKS)
