@@ -111,6 +111,9 @@ def base_config() -> ml_collections.ConfigDict:
   # to hide per-step dispatch on accelerators; keep 1 on CPU, where XLA runs convolutions inside
   # a loop far slower. log/sample/checkpoint/eval intervals and total_steps must be multiples of K.
   c.compute_dtype = 'float32'
+  # 'replicated' train state, or 'fsdp': large arrays of the state split over the devices
+  # (gan_jax/sharding.py); the same steps with less memory per device, for large models.
+  c.param_sharding = 'replicated'
   c.steps_per_call = 1
 
   # Non-finite losses or parameters (checked every log_every steps and before each checkpoint):
@@ -286,6 +289,8 @@ def validate(config, num_data_shards: int = 1) -> None:
     _fail('batch_size', config.batch_size,
           f'it must be divisible by the {num_data_shards} devices of the data axis')
 
+  if config.param_sharding not in ('replicated', 'fsdp'):
+    _fail('param_sharding', config.param_sharding, "choose 'replicated' or 'fsdp'")
   if config.compute_dtype not in models.COMPUTE_DTYPES:
     _fail('compute_dtype', config.compute_dtype, f'choose one of {list(models.COMPUTE_DTYPES)}')
   for key in ('total_steps', 'log_every', 'sample_every', 'checkpoint_every', 'evals.every'):

@@ -1,8 +1,12 @@
 """Data parallelism over a `jax.sharding.Mesh` with a `data` axis (the jit/pjit way).
 
-Parameters and optimizer states are replicated; the batch is split on its batch dimension over
-`data`. Under jit, XLA inserts the cross-device reductions, so losses, gradients and batch-norm
-statistics are over the global batch: one device and eight give the same step.
+The batch is split on its batch dimension over `data`. Under jit, XLA inserts the cross-device
+reductions, so losses, gradients and batch-norm statistics are over the global batch: one device
+and eight give the same step. The train state (parameters, optimizer states, EMA, ...) is
+replicated (config.param_sharding='replicated'), or with 'fsdp' each array of at least
+FSDP_MIN_SIZE elements is split over `data` along its largest dimension that the devices divide
+(ZeRO-3 / FSDP style): each device holds 1/N of it, and XLA gathers the parameters where a layer
+needs them and reduce-scatters their gradients. The same step, less memory per device.
 """
 
 from typing import Callable, Sequence
@@ -12,6 +16,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 DATA_AXIS = 'data'
+PARAM_SHARDINGS = ('replicated', 'fsdp')
+FSDP_MIN_SIZE = 1024  # Smaller arrays (biases, norms, scalars) stay replicated.
 
 
 def make_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
@@ -35,15 +41,41 @@ def global_batch(local_batch: dict, sharding: NamedSharding) -> dict:
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), local_batch)
 
 
-def create_state(init_fn: Callable, key, mesh: Mesh):
-  """Runs init_fn(key) under jit so the parameters are created directly with their sharding."""
-  return jax.jit(init_fn, out_shardings=replicated(mesh))(key)
+def state_shardings(abstract_state, mesh: Mesh, mode: str = 'replicated'):
+  """The sharding of each array of a state (see the module docstring for the modes)."""
+  if mode not in PARAM_SHARDINGS:
+    raise ValueError(f'Unknown parameter sharding {mode!r}; choose one of {PARAM_SHARDINGS}.')
+  devices = mesh.shape[DATA_AXIS]
+
+  def sharding_of(x):
+    if mode == 'fsdp' and x.size >= FSDP_MIN_SIZE:
+      for axis in sorted(range(x.ndim), key=lambda a: -x.shape[a]):
+        if x.shape[axis] % devices == 0:
+          return NamedSharding(mesh, P(*[DATA_AXIS if a == axis else None
+                                         for a in range(x.ndim)]))
+    return replicated(mesh)
+
+  return jax.tree.map(sharding_of, abstract_state)
+
+
+def create_state(init_fn: Callable, key, mesh: Mesh, mode: str = 'replicated'):
+  """Runs init_fn(key) under jit so the state is created directly with its sharding."""
+  shardings = state_shardings(jax.eval_shape(init_fn, key), mesh, mode)
+  return jax.jit(init_fn, out_shardings=shardings)(key)
 
 
 def jit_train_step(train_step: Callable, mesh: Mesh, n_critic: int = 1,
-                   steps_per_call: int = 1) -> Callable:
-  """jit(train_step) with the state replicated, the batch split on `data`, the state donated."""
+                   steps_per_call: int = 1, state_sharding=None) -> Callable:
+  """jit(train_step) with the state sharded as state_sharding (default: replicated; pass
+  jax.tree.map(lambda x: x.sharding, state) for create_state's), the batch split on `data`, the
+  state donated."""
+  state_sharding = replicated(mesh) if state_sharding is None else state_sharding
   return jax.jit(train_step,
-                 in_shardings=(replicated(mesh), batch_sharding(mesh, n_critic, steps_per_call)),
-                 out_shardings=replicated(mesh),
+                 in_shardings=(state_sharding, batch_sharding(mesh, n_critic, steps_per_call)),
+                 out_shardings=(state_sharding, replicated(mesh)),
                  donate_argnums=0)
+
+
+def bytes_per_device(state) -> int:
+  """The bytes of the state held by one device (the first)."""
+  return sum(x.addressable_shards[0].data.nbytes for x in jax.tree.leaves(state))

@@ -77,7 +77,7 @@ def create_or_restore(init_fn, config, workdir: str, mesh, data_iterator):
   """(state, checkpointer): the state made by init_fn(key of config.seed) directly sharded on the
   mesh or, when the workdir has a checkpoint, restored from the latest one with the data
   iterator's position."""
-  state = sharding.create_state(init_fn, jax.random.key(config.seed), mesh)
+  state = sharding.create_state(init_fn, jax.random.key(config.seed), mesh, config.param_sharding)
   checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
   if checkpointer.latest_step() is not None:
     state, step = checkpointer.restore_latest_good(state, data_iterator)
@@ -176,7 +176,8 @@ def _train_gan(config, workdir: str) -> state_lib.GANState:
   train_step = step_lib.make_train_step(gan)
   if steps_per_call > 1:
     train_step = step_lib.scan_steps(train_step)
-  train_step = sharding.jit_train_step(train_step, mesh, config.n_critic, steps_per_call)
+  train_step = sharding.jit_train_step(train_step, mesh, config.n_critic, steps_per_call,
+                                       jax.tree.map(lambda x: x.sharding, state))
   batch_sharding = sharding.batch_sharding(mesh, config.n_critic, steps_per_call)
 
   def next_batch():

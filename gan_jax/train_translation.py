@@ -86,7 +86,8 @@ def train_and_evaluate(config, workdir: str) -> translation_lib.TranslationState
   if is_main:  # After a successful restore, so a failed resume leaves the workdir as it was.
     train.write_run_info(workdir, config, shape_a=data.shape_a, shape_b=data.shape_b)
 
-  train_step = sharding.jit_train_step(translation_lib.make_train_step(translation), mesh)
+  train_step = sharding.jit_train_step(translation_lib.make_train_step(translation), mesh,
+                                       state_sharding=jax.tree.map(lambda x: x.sharding, state))
   batch_sharding = sharding.batch_sharding(mesh)
   next_batch = lambda: sharding.global_batch(next(data.iterator), batch_sharding)
   translate_with = make_translate_fn(translation)
