@@ -12,7 +12,12 @@ import numpy as np
 
 
 class DivergenceError(RuntimeError):
-  """The run produced non-finite values; the message says where and what to do."""
+  """The run produced non-finite values; the message says where and what to do. last_checkpoint:
+  the step of the newest (finite) checkpoint, None when there is none."""
+
+  def __init__(self, message: str, last_checkpoint: int | None):
+    super().__init__(message)
+    self.last_checkpoint = last_checkpoint
 
 
 def player_params(state) -> dict:
@@ -45,4 +50,4 @@ def check(state, metrics: dict, step: int, last_checkpoint) -> None:
       f'Training diverged: non-finite values at step {step} in {" and ".join(where)} (finite at '
       f'the previous check, at most log_every steps before); {resume}. Lower the learning rates '
       '(config.g_optimizer / d_optimizer), add a gradient penalty, or check the data; rerunning '
-      'resumes from the last checkpoint.')
+      'resumes from the last checkpoint.', last_checkpoint)

@@ -121,9 +121,7 @@ def train_and_evaluate(config, workdir: str):
     try:
       return loop(_scale_learning_rates(config, scale), workdir)
     except divergence.DivergenceError as e:
-      latest = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
-      restart_step = latest.latest_step()
-      latest.close()
+      restart_step = e.last_checkpoint
       if (config.on_nonfinite != 'rollback' or restart_step is None
           or len(rollbacks) >= config.max_rollbacks):
         raise
