@@ -29,6 +29,10 @@ _COORDINATOR = flags.DEFINE_string(
     'Slurm) says it: HOST:PORT of process 0, e.g. 127.0.0.1:12355.')
 _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'With --coordinator_address.')
 _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --coordinator_address: 0, 1, ...')
+_HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
+    'heartbeat_timeout', 100, 'With --distributed: seconds without a heartbeat after which a '
+    'process counts as dead and every other process stops (so a job whose process was killed '
+    'ends instead of hanging, and its scheduler can restart it from the last checkpoint).')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -47,7 +51,8 @@ def main(argv):
     # CPU processes exchange collectives through gloo (GPU and TPU use their own interconnect).
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')
     jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
-                               num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value)
+                               num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value,
+                               heartbeat_timeout_seconds=_HEARTBEAT_TIMEOUT.value)
   logging.info('JAX %s: process %d of %d, devices %s', jax.__version__, jax.process_index(),
                jax.process_count(), jax.devices())
   try:
