@@ -5,12 +5,18 @@ projection discriminator and conditional batch norm in G (Miyato & Koyama 2018).
   python -m gan_jax.main --config=configs/sngan.py --workdir=workdirs/sngan
   python -m gan_jax.main --config=configs/sngan.py:projection --workdir=workdirs/sngan_proj \
       --config.dataset=npz:../shared/data/mnist8k.npz
+  # On a CPU (README: 94.4% label agreement at 5,000 steps, about 35 minutes on 2 cores):
+  python -m gan_jax.main --config=configs/sngan.py:projection --workdir=workdirs/sngan_proj28 \
+      --config.dataset=npz:../shared/data/mnist8k.npz --config.image_size=28 \
+      --config.generator.width=32 --config.discriminator.width=32 \
+      --config.lr_schedule=constant --config.total_steps=5000
   python -m gan_jax.main --config=configs/sngan.py --workdir=workdirs/sngan64 \
       --config.image_size=64 --config.generator.width=64 --config.discriminator.width=64
 
 The CIFAR-10 setting of the paper (32 px; G width 256, D width 128; batch 64; 50,000 generator
 updates) is the default; it is a GPU/TPU-sized run (each generator update is five discriminator
-updates). At 64 px the networks are the paper's 64 px ResNets (see gan_jax/models/sngan.py).
+updates). At 64 px the networks are the paper's 64 px ResNets (see gan_jax/models/sngan.py). The
+linear decay suits that long schedule; a short run learns its classes faster at a constant rate.
 """
 
 from gan_jax import configuration

@@ -12,6 +12,7 @@ import time
 
 import jax
 import numpy as np
+import pytest
 
 from gan_jax import checkpointing
 from gan_jax import sharding
@@ -70,8 +71,10 @@ def test_kill_9_of_one_process_ends_the_other_and_the_job_resumes(tmp_path):
   metrics = workdir / 'metrics.jsonl'
   deadline = time.time() + 240
   while not (metrics.exists() and metrics.read_text().count('\n') >= 2):
-    assert all(p.poll() is None for p in processes) and time.time() < deadline, \
-        [p.communicate()[1][-2000:] for p in processes]
+    if any(p.poll() is not None for p in processes) or time.time() > deadline:
+      for p in processes:
+        p.kill()
+      pytest.fail(f'the run ended or stalled before step 2: {processes[0].communicate()[1][-3000:]}')
     time.sleep(0.05)
   chance = random.Random(os.getpid())
   victim = chance.randrange(2)
