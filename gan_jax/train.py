@@ -152,12 +152,18 @@ def _scale_learning_rates(config, scale: float):
   return config
 
 
-def _train_gan(config, workdir: str) -> state_lib.GANState:
-  """The GAN task's loop (see the module docstring)."""
+def start_run(config, workdir: str) -> tuple[jax.sharding.Mesh, bool]:
+  """What every trainer does first: the mesh, the config validated for it (before anything
+  compiles), the workdir made. Returns (mesh, whether this is the process that writes logs)."""
   mesh = sharding.make_mesh()
   configuration.validate(config, num_data_shards=mesh.devices.size)
-  is_main = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
+  return mesh, jax.process_index() == 0
+
+
+def _train_gan(config, workdir: str) -> state_lib.GANState:
+  """The GAN task's loop (see the module docstring)."""
+  mesh, is_main = start_run(config, workdir)
 
   pipeline = data_lib.make_pipeline(config)
   gan = state_lib.build_gan(config, pipeline.data_shape)

@@ -11,13 +11,11 @@ and at every checkpoint, for the offline tasks, the held-out errors of
 gan_jax/evaluation/translation.py with their baselines, as eval/* in metrics.jsonl.
 """
 
-import os
 
 import jax
 import numpy as np
 from absl import logging
 
-from gan_jax import configuration
 from gan_jax import preemption
 from gan_jax import reporting
 from gan_jax import sharding
@@ -65,10 +63,7 @@ def make_translate_fn(translation):
 
 def train_and_evaluate(config, workdir: str) -> translation_lib.TranslationState:
   """Trains (or resumes training) to config.total_steps; returns the final state."""
-  mesh = sharding.make_mesh()
-  configuration.validate(config, num_data_shards=mesh.devices.size)
-  is_main = jax.process_index() == 0
-  os.makedirs(workdir, exist_ok=True)
+  mesh, is_main = train.start_run(config, workdir)
 
   data = data_lib.make_translation_data(config)
   translation = translation_lib.build_translation(config, data.shape_a, data.shape_b)
