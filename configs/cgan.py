@@ -18,6 +18,6 @@ from gan_jax import configuration
 
 def get_config(arg: str = ''):
   config = configuration.base_config()
-  config.conditioning = arg or 'concat'  # 'concat' or 'projection'.
+  config.conditioning = configuration.config_arg(__file__, arg, ('concat', 'projection'))
   config.num_classes = 10  # Digits 0-9 (the default 'digits' data and MNIST).
   return config

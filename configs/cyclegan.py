@@ -25,9 +25,8 @@ network): 256 px, width 64, 9 blocks, 70 x 70 PatchGAN, batch 1, 200 epochs of 1
 from gan_jax import configuration
 
 
-def get_config(arg: str = 'digits'):
-  if arg not in ('digits', 'horse2zebra'):
-    raise ValueError(f'configs/cyclegan.py:{arg}: choose digits or horse2zebra.')
+def get_config(arg: str = ''):
+  arg = configuration.config_arg(__file__, arg, ('digits', 'horse2zebra'))
   config = configuration.base_config()
   config.task = 'cyclegan'
   config.loss = 'least_squares'

@@ -14,7 +14,7 @@ from gan_jax import configuration
 
 
 def get_config(arg: str = ''):
-  del arg
+  configuration.config_arg(__file__, arg)  # Takes no argument.
   # The defaults of base_config() are this experiment: DCGAN players of width 64 at 32 px, the
   # non-saturating loss, Adam 2e-4 / beta1 0.5 for both, batch 64, EMA 0.999, 2,000 steps.
   return configuration.base_config()

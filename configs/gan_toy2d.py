@@ -13,10 +13,8 @@ on a 2-core CPU, 8/8 modes (ring8) and 25/25 modes (grid25), see the README.
 from gan_jax import configuration
 
 
-def get_config(arg: str = 'ring8'):
-  arg = arg or 'ring8'
-  if arg not in ('ring8', 'grid25'):
-    raise ValueError(f'configs/gan_toy2d.py:{arg}: choose ring8 or grid25.')
+def get_config(arg: str = ''):
+  arg = configuration.config_arg(__file__, arg, ('ring8', 'grid25'))
   config = configuration.base_config()
   config.dataset = arg
   config.total_steps = 25_000

@@ -10,7 +10,7 @@ from gan_jax import configuration
 
 
 def get_config(arg: str = ''):
-  del arg
+  configuration.config_arg(__file__, arg)  # Takes no argument.
   config = configuration.base_config()
   config.loss = 'hinge'
   config.g_optimizer = dict(name='adam', learning_rate=1e-4, b1=0.0, b2=0.9)

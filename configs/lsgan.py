@@ -10,7 +10,7 @@ from gan_jax import configuration
 
 
 def get_config(arg: str = ''):
-  del arg
+  configuration.config_arg(__file__, arg)  # Takes no argument.
   config = configuration.base_config()
   config.loss = 'least_squares'  # Adam 2e-4, beta1 0.5: the defaults.
   return config

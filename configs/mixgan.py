@@ -19,18 +19,16 @@ import pathlib
 from gan_jax import configuration
 
 
-def get_config(arg: str = 'grid25'):
-  arg = arg or 'grid25'
+def get_config(arg: str = ''):
+  arg = configuration.config_arg(__file__, arg, ('grid25', 'ring8', 'dcgan'))
   if arg in ('grid25', 'ring8'):
     config = configuration.from_file(pathlib.Path(__file__).with_name('gan_toy2d.py'), arg)
     config.generator.hidden = (180, 180, 180, 180)
     config.discriminator.hidden = (90, 90, 90)
-  elif arg == 'dcgan':
+  else:  # dcgan
     config = configuration.base_config()
     config.generator.width = 15
     config.discriminator.width = 28
-  else:
-    raise ValueError(f'configs/mixgan.py:{arg}: choose grid25, ring8 or dcgan.')
   config.mixture_components = 5
   config.mixture_entropy = 0.1
   return config

@@ -20,9 +20,8 @@ PatchGAN, batch 1, 200 epochs): U-Net width 32, 5 downsamplings (28 px reflect-p
 from gan_jax import configuration
 
 
-def get_config(arg: str = 'superres'):
-  if arg not in ('superres', 'inpaint', 'paired'):
-    raise ValueError(f'configs/pix2pix.py:{arg}: choose superres, inpaint or paired.')
+def get_config(arg: str = ''):
+  arg = configuration.config_arg(__file__, arg, ('superres', 'inpaint', 'paired'))
   config = configuration.base_config()
   config.task = 'pix2pix'
   config.translation.data = arg

@@ -10,7 +10,7 @@ from gan_jax import configuration
 
 
 def get_config(arg: str = ''):
-  del arg
+  configuration.config_arg(__file__, arg)  # Takes no argument.
   config = configuration.base_config()
   config.gradient_penalty = 'r1'
   config.gp_weight = 10.0

@@ -18,7 +18,7 @@ from gan_jax import configuration
 
 
 def get_config(arg: str = ''):
-  del arg
+  configuration.config_arg(__file__, arg)  # Takes no argument.
   config = configuration.base_config()
   config.num_classes = 10
   config.labelled_examples = 100

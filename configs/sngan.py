@@ -23,8 +23,7 @@ from gan_jax import configuration
 
 
 def get_config(arg: str = ''):
-  if arg not in ('', 'projection'):
-    raise ValueError(f'configs/sngan.py:{arg}: choose no argument or projection.')
+  arg = configuration.config_arg(__file__, arg, ('unconditional', 'projection'))
   config = configuration.base_config()
   config.generator = dict(name='sngan', width=256)
   config.discriminator = dict(name='sngan', width=128)

@@ -10,7 +10,7 @@ from gan_jax import configuration
 
 
 def get_config(arg: str = ''):
-  del arg
+  configuration.config_arg(__file__, arg)  # Takes no argument.
   config = configuration.base_config()
   config.loss = 'wasserstein'
   config.weight_clip = 0.01

@@ -11,7 +11,7 @@ from gan_jax import configuration
 
 
 def get_config(arg: str = ''):
-  del arg
+  configuration.config_arg(__file__, arg)  # Takes no argument.
   config = configuration.base_config()
   config.loss = 'wasserstein'
   config.gradient_penalty = 'wgan_gp'

@@ -5,13 +5,17 @@ every config has the same keys; a key that is not in the schema is an error (on 
 ml_collections refuses it, in code `validate` does).
 """
 
+import difflib
 import importlib.util
 import inspect
+import math
 import os
+from typing import Sequence
 
 import ml_collections
 import optax
 
+from gan_jax import errors
 from gan_jax import losses
 from gan_jax import models
 
@@ -23,12 +27,13 @@ TRANSLATION_DATA = {
     'pix2pix': ('paired', 'superres', 'inpaint'),
     'cyclegan': ('unpaired', 'colour_digits'),
 }
+MAX_STEPS = 2**31 - 3  # Train steps are fold_in(seed, step); 2**31 - 2 and - 1 are other streams.
+MAX_SAMPLE_IMAGES = 10_000
 OFFLINE_DATASETS = ('ring8', 'grid25', 'digits', 'npz:PATH')
 POINT_DATASETS = ('ring8', 'grid25')
 
 
-class ConfigError(ValueError):
-  """A config value that cannot work; the message names the key, the value and what is allowed."""
+ConfigError = errors.ConfigError
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -142,12 +147,66 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def from_file(path, arg: str = '') -> ml_collections.ConfigDict:
-  """get_config(arg) of a config file, e.g. for a config that builds on another one."""
+  """get_config(arg) of a config file (what --config=PATH[:ARG] names); ConfigError when the file
+  is missing, does not parse, has no get_config or refuses the argument."""
+  path = os.fspath(path)
+  where = f'--config={path}{":" + arg if arg else ""}'
+  if not path.endswith('.py') or not os.path.isfile(path):
+    raise ConfigError(f'{where}: {"no such file" if not os.path.exists(path) else "not a .py file"}'
+                      f'; name a config file such as configs/dcgan.py (optionally with :ARG).')
   spec = importlib.util.spec_from_file_location(f'gan_jax_config_{os.path.basename(path)[:-3]}',
                                                 path)
   module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg) if arg else module.get_config()
+  try:
+    spec.loader.exec_module(module)
+  except SyntaxError as e:
+    raise ConfigError(f'{where}: the file does not parse: line {e.lineno}: {e.msg}.') from None
+  if not callable(getattr(module, 'get_config', None)):
+    raise ConfigError(f'{where}: the file has no get_config(arg) function; start from one of '
+                      'configs/*.py.')
+  try:
+    config = module.get_config(arg) if arg else module.get_config()
+  except errors.Error:
+    raise
+  except Exception as e:  # pylint: disable=broad-except (a bug in the config file: say where)
+    raise ConfigError(f'{where}: get_config raised {type(e).__name__}: {e}') from e
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise ConfigError(f'{where}: get_config returned {type(config).__name__}, not a ConfigDict '
+                      'from gan_jax.configuration.base_config().')
+  return config
+
+
+def config_arg(config_file: str, arg: str, choices: Sequence[str] = ()) -> str:
+  """The ARG of configs/NAME.py:ARG, refused unless it is one of `choices` (the first is the
+  default when no argument is given); a file with no choices takes no argument."""
+  name = f'configs/{os.path.basename(config_file)}'
+  if not choices:
+    if arg:
+      raise ConfigError(f'{name}:{arg}: {name} takes no argument; drop ":{arg}".')
+    return ''
+  arg = arg or choices[0]
+  if arg not in choices:
+    raise ConfigError(f'{name}:{arg}: unknown argument {arg!r}; {name} takes '
+                      f'{" or ".join(repr(c) for c in choices)}.')
+  return arg
+
+
+def check_override_keys(config: ml_collections.ConfigDict, keys: Sequence[str]) -> None:
+  """ConfigError for a --config.KEY override whose KEY (dotted) is not in the config, with the
+  closest keys it has."""
+  for key in keys:
+    node, parts = config, key.split('.')
+    for i, part in enumerate(parts):
+      if isinstance(node, ml_collections.ConfigDict) and part in node:
+        node = node[part]
+        continue
+      prefix = '.'.join(parts[:i])
+      names = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
+      close = difflib.get_close_matches(part, names, n=3)
+      where = f'config.{prefix}' if prefix else 'the config'
+      hint = (f'did you mean {", ".join(repr(n) for n in close)}? ' if close else '')
+      raise ConfigError(f'--config.{key}: {where} has no key {part!r}; {hint}the keys are those '
+                        'of gan_jax.configuration.base_config() (README, "Useful keys").')
 
 
 def is_point_dataset(dataset: str) -> bool:
@@ -156,6 +215,15 @@ def is_point_dataset(dataset: str) -> bool:
 
 def _fail(key, value, allowed):
   raise ConfigError(f'config.{key}={value!r} is not allowed: {allowed}.')
+
+
+# The ranges of optax's hyperparameters, by argument name: (low, high, whether low is allowed);
+# high is never allowed (a decay of 1 never forgets, a beta of 1 divides by zero in Adam's bias
+# correction). None (e.g. sgd's momentum) means off.
+_OPTIMIZER_RANGES = {'b1': (0.0, 1.0, True), 'b2': (0.0, 1.0, True), 'decay': (0.0, 1.0, True),
+                     'momentum': (0.0, 1.0, True), 'eps': (0.0, math.inf, False),
+                     'eps_root': (0.0, math.inf, True), 'weight_decay': (0.0, math.inf, True),
+                     'initial_scale': (0.0, math.inf, True)}
 
 
 def _check_optimizer(config, key):
@@ -168,8 +236,30 @@ def _check_optimizer(config, key):
   if unknown:
     raise ConfigError(f'config.{key} has keys {unknown} that optax.{name} does not take; '
                       f'it takes {sorted(accepted)}.')
-  if not spec.get('learning_rate', 0) > 0:
-    _fail(f'{key}.learning_rate', spec.get('learning_rate'), 'it must be a positive number')
+  lr = spec.get('learning_rate')
+  if not _is_number(lr) or not 0 < lr < math.inf:
+    _fail(f'{key}.learning_rate', lr, 'it must be a positive, finite number')
+  for arg, (low, high, low_ok) in _OPTIMIZER_RANGES.items():
+    value = spec.get(arg)
+    if value is None:
+      continue
+    if not _is_number(value) or not (low <= value < high if low_ok else low < value < high):
+      _fail(f'{key}.{arg}', value, f'optax.{name} takes {arg} in {"[" if low_ok else "("}{low:g}, '
+            f'{high:g})')
+
+
+def _is_number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_finite(config, prefix: str = '') -> None:
+  """Every float of the config (nested ones too) is finite: inf and NaN would only show up as
+  a diverged run after compiling."""
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      _check_finite(value, f'{prefix}{key}.')
+    elif isinstance(value, float) and not math.isfinite(value):
+      _fail(f'{prefix}{key}', value, 'it must be a finite number')
 
 
 def _check_evals(config):
@@ -190,7 +280,8 @@ def _check_evals(config):
     metrics = evaluator.parse_metrics(evals.metrics)
     if not metrics:
       raise evaluator.EvaluationError('evals.every > 0 needs at least one metric in evals.metrics.')
-    evaluator.check_request(metrics, config.dataset, evals.features)
+    evaluator.check_request(metrics, config.dataset, evals.features, evals.num_samples,
+                            'config.evals.num_samples')
     if 'label_agreement' in metrics and config.conditioning == 'none':
       raise evaluator.EvaluationError('label_agreement needs a conditional GAN; set '
                                       'config.conditioning and config.num_classes.')
@@ -279,10 +370,18 @@ def validate(config, num_data_shards: int = 1) -> None:
 
   for key in ('total_steps', 'batch_size', 'latent_dim', 'n_critic', 'log_every',
               'checkpoint_every', 'keep_checkpoints', 'sample_every', 'num_sample_images',
-              'steps_per_call'):
+              'steps_per_call', 'image_size'):
     value = config[key]
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
       _fail(key, value, 'it must be a positive integer')
+  _check_finite(config)
+  if config.total_steps > MAX_STEPS:
+    _fail('total_steps', config.total_steps, f'the step counter is a 32-bit integer and the '
+          f'random streams of evaluation use the steps above it; at most {MAX_STEPS:,}')
+  if config.num_sample_images > MAX_SAMPLE_IMAGES:
+    _fail('num_sample_images', config.num_sample_images, f'a picture of more than '
+          f'{MAX_SAMPLE_IMAGES:,} samples is unreadable; draw many samples with python -m '
+          'gan_jax.sample instead')
   if not isinstance(config.seed, int) or not 0 <= config.seed < 2**31:
     _fail('seed', config.seed, 'it must be an integer in [0, 2**31)')
   if config.batch_size % num_data_shards:
@@ -394,7 +493,7 @@ def validate(config, num_data_shards: int = 1) -> None:
       if config[role].name != 'mlp':
         _fail(f'{role}.name', config[role].name,
               f'dataset {config.dataset!r} holds 2-D points, which only the mlp models take')
-  elif 'dcgan' in (config.generator.name, config.discriminator.name):
+  elif {'dcgan', 'sngan'} & {config.generator.name, config.discriminator.name}:
     try:
       models.spatial_plan(config.image_size)
     except ValueError as e:

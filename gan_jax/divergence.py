@@ -10,14 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import errors
 
-class DivergenceError(RuntimeError):
-  """The run produced non-finite values; the message says where and what to do. last_checkpoint:
-  the step of the newest (finite) checkpoint, None when there is none."""
 
-  def __init__(self, message: str, last_checkpoint: int | None):
-    super().__init__(message)
-    self.last_checkpoint = last_checkpoint
+DivergenceError = errors.DivergenceError
 
 
 def player_params(state) -> dict:

@@ -14,13 +14,16 @@ gan_jax/evaluation/evaluator.py.
 
 import json
 import os
-import sys
 
 import jax
 import numpy as np
 from absl import app, flags
 
+from gan_jax import cli
+from gan_jax import configuration
+from gan_jax import errors
 from gan_jax import reporting
+from gan_jax import sample as sample_lib
 from gan_jax.data import sources
 from gan_jax.evaluation import classifier
 from gan_jax.evaluation import evaluator as evaluator_lib
@@ -32,14 +35,19 @@ _FEATURES = flags.DEFINE_string('features', '', 'Weights of the feature extracto
 _REFERENCE = flags.DEFINE_string('reference', '', "Reference dataset; default: the run's data.")
 _REFERENCE_SPLIT = flags.DEFINE_string('reference_split', '', 'TFDS split of the reference.')
 _DATA_DIR = flags.DEFINE_string('data_dir', '', 'TFDS data_dir of the reference.')
-_NUM_SAMPLES = flags.DEFINE_integer('num_samples', 10_000, 'Generated samples to evaluate.')
-_NUM_REFERENCE = flags.DEFINE_integer('num_reference', 10_000, 'Reference images (at most).')
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the latent codes and of the subsets.')
+_NUM_SAMPLES = flags.DEFINE_integer('num_samples', 10_000, 'Generated samples to evaluate.',
+                                    lower_bound=1)
+_NUM_REFERENCE = flags.DEFINE_integer('num_reference', 10_000, 'Reference images (at most).',
+                                      lower_bound=1)
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the latent codes and of the subsets.',
+                             lower_bound=0)
 _OUTPUT = flags.DEFINE_string('output', '', 'JSON to write; default DIR/eval/step_N.json.')
 # train-classifier
 _DATA = flags.DEFINE_string('data', None, 'train-classifier: a labelled dataset.')
-_STEPS = flags.DEFINE_integer('steps', 3000, 'train-classifier: Adam steps of batch 128.')
-_HELD_OUT = flags.DEFINE_integer('held_out', 1000, 'train-classifier: held-out images.')
+_STEPS = flags.DEFINE_integer('steps', 3000, 'train-classifier: Adam steps of batch 128.',
+                              lower_bound=1)
+_HELD_OUT = flags.DEFINE_integer('held_out', 1000, 'train-classifier: held-out images.',
+                                 lower_bound=1)
 
 
 def format_table(values: dict[str, float], protocols: dict[str, str]) -> str:
@@ -51,23 +59,29 @@ def format_table(values: dict[str, float], protocols: dict[str, str]) -> str:
 
 def _train_classifier():
   if not _DATA.value or not _OUTPUT.value:
-    sys.exit('error: train-classifier needs --data=DATASET and --output=FILE.npz.')
+    cli.fail('train-classifier needs --data=DATASET and --output=FILE.npz.')
+  cli.check_output(_OUTPUT.value)
   try:
     classifier.train_classifier(_DATA.value, _OUTPUT.value, steps=_STEPS.value,
                                 held_out=_HELD_OUT.value, seed=_SEED.value)
   except (sources.DatasetError, ValueError) as e:
-    sys.exit(f'error: {e}')
+    cli.fail(f'{e}')
 
 
 def _evaluate():
-  from gan_jax import sample as sample_lib  # pylint: disable=g-import-not-at-top
   if bool(_WORKDIR.value) == bool(_SAMPLES.value):
-    sys.exit('error: give exactly one of --workdir and --samples.')
-  if _NUM_SAMPLES.value <= 0:
-    sys.exit(f'error: --num_samples={_NUM_SAMPLES.value} must be positive.')
+    cli.fail('give exactly one of --workdir and --samples.')
+  if _OUTPUT.value:
+    cli.check_output(_OUTPUT.value)
+  else:  # The default output goes into the workdir, or beside the samples file.
+    cli.check_output(os.path.join(_WORKDIR.value or os.path.dirname(_SAMPLES.value) or '.',
+                                  'eval.json'), '--workdir' if _WORKDIR.value else '--samples')
   generator, step, latent_dim, labels = None, None, 0, None
   try:
     metrics = evaluator_lib.parse_metrics(_METRICS.value)
+    if not metrics:
+      raise evaluator_lib.EvaluationError('--metrics names no metric; choose from '
+                                          f'{list(evaluator_lib.METRICS)}.')
     if _WORKDIR.value:
       gan, state = sample_lib.load_generator(_WORKDIR.value)
       config, step, latent_dim = gan.config, int(state.step), gan.code_dim
@@ -79,16 +93,24 @@ def _evaluate():
       generator = lambda z: sample_fn(state, z)
     else:
       if not _REFERENCE.value:
-        sys.exit('error: --samples needs --reference=DATASET.')
+        cli.fail('--samples needs --reference=DATASET.')
       reference, split, data_dir = _REFERENCE.value, _REFERENCE_SPLIT.value or 'train', _DATA_DIR.value
       arrays = sources.read_npz(_SAMPLES.value, 'samples file', error=ValueError)
       if 'samples' not in arrays:
-        sys.exit(f'error: {_SAMPLES.value} has arrays {sorted(arrays)}, no "samples" (write it '
+        cli.fail(f'{_SAMPLES.value} has arrays {sorted(arrays)}, no "samples" (write it '
                  'with python -m gan_jax.sample or np.savez(path, samples=[N, H, W, C] in [-1, 1])).')
-      samples = arrays['samples'][:_NUM_SAMPLES.value].astype(np.float32)
+      samples = arrays['samples'][:_NUM_SAMPLES.value]
+      if samples.ndim == 3 and not configuration.is_point_dataset(reference):
+        samples = samples[..., None]  # [N, H, W]: one channel, as npz datasets.
+      evaluator_lib.check_samples(samples, configuration.is_point_dataset(reference),
+                                  from_file=True)
+      samples = samples.astype(np.float32)
       if 'labels' in arrays:
         labels = arrays['labels'][:_NUM_SAMPLES.value]
       image_size = samples.shape[1] if samples.ndim == 4 else 0
+    evaluator_lib.check_request(metrics, reference, _FEATURES.value,
+                                min(_NUM_SAMPLES.value, len(samples)) if not _WORKDIR.value
+                                else _NUM_SAMPLES.value, '--num_samples')
     evaluator = evaluator_lib.Evaluator(
         metrics, reference, _FEATURES.value, split, data_dir, image_size,
         num_reference=_NUM_REFERENCE.value, seed=_SEED.value)
@@ -98,8 +120,8 @@ def _evaluate():
       samples, labels = sample_lib.generate(gan, state, _NUM_SAMPLES.value, _SEED.value,
                                             labels=all_labels)
     result = evaluator.evaluate(samples, generator, latent_dim, labels)
-  except (evaluator_lib.EvaluationError, sources.DatasetError, FileNotFoundError, ValueError) as e:
-    sys.exit(f'error: {e}')
+  except (errors.Error, FileNotFoundError, ValueError) as e:
+    cli.fail(f'{e}')
 
   output = _OUTPUT.value or os.path.join(_WORKDIR.value or os.path.dirname(_SAMPLES.value), 'eval',
                                          f'step_{step:07d}.json' if step is not None else 'eval.json')
@@ -123,7 +145,7 @@ def _evaluate():
 
 def main(argv):
   if len(argv) > 2 or (len(argv) == 2 and argv[1] != 'train-classifier'):
-    sys.exit(f'error: unknown command {argv[1:]}; the only subcommand is train-classifier.')
+    cli.fail(f'unknown command {argv[1:]}; the only subcommand is train-classifier.')
   if len(argv) == 2:
     _train_classifier()
   else:

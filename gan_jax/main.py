@@ -13,10 +13,8 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from gan_jax import checkpointing
 from gan_jax import configuration
-from gan_jax import data as data_lib
-from gan_jax import divergence
+from gan_jax import errors
 from gan_jax import train
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'A config file of configs/.',
@@ -43,6 +41,53 @@ class _DropLibraryInfo(logging_std.Filter):
     return record.levelno >= logging_std.WARNING or '/orbax/' not in record.pathname
 
 
+def _flag_value(argv: list[str], name: str) -> str | None:
+  """The value of --name=VALUE or --name VALUE in argv (the last one), None when absent."""
+  value = None
+  for i, arg in enumerate(argv):
+    if arg.startswith(f'--{name}='):
+      value = arg[len(name) + 3:]
+    elif arg == f'--{name}' and i + 1 < len(argv):
+      value = argv[i + 1]
+  return value
+
+
+def _override_keys(argv: list[str]) -> list[str]:
+  """KEY of every --config.KEY[=VALUE] (and --noconfig.KEY) in argv."""
+  keys = []
+  for arg in argv:
+    for prefix in ('--config.', '--noconfig.'):
+      if arg.startswith(prefix):
+        keys.append(arg[len(prefix):].split('=', 1)[0])
+  return keys
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, but a config file that is missing, does not parse or refuses its
+  argument, an override of a key the config does not have, or a value of the wrong type is one
+  'error:' line (exit status 2) instead of the config loader's tracebacks."""
+  try:
+    config_file, config = _flag_value(argv, 'config'), None
+    if config_file is not None:
+      path, _, arg = config_file.partition(':')
+      config = configuration.from_file(path, arg)
+      configuration.check_override_keys(config, _override_keys(argv))
+    return flags.FLAGS(argv)
+  except errors.Error as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+  except flags.Error as e:
+    message = str(e)
+    if config is not None and message.startswith('flag --config.'):  # A value of the wrong type.
+      key = message[len('flag --config.'):].split('=', 1)[0]
+      value = config
+      for part in key.split('.'):
+        value = value[part]
+      message += f' (config.{key} is of type {type(value).__name__}, e.g. its default {value!r})'
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -57,15 +102,11 @@ def main(argv):
                jax.process_count(), jax.devices())
   try:
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except (configuration.ConfigError, data_lib.DatasetError, checkpointing.CheckpointError) as e:
+  except errors.Error as e:
     logging.error('%s', e)
     print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-  except divergence.DivergenceError as e:
-    logging.error('%s', e)
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(3)
+    sys.exit(e.exit_status)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -18,7 +18,11 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 class StopRequest:
   """A context manager installing the handlers; `requested(step)` says whether to stop after it.
-  The previous handlers come back on exit; a second signal while stopping gets them too."""
+
+  The handlers stay installed until the context exits, after the final checkpoint is complete: a
+  second signal (preemption notices often come twice, Ctrl-C pressed again) is logged and does
+  not interrupt that save. Only kill -9 ends the process before it (and the rerun then resumes
+  from the last complete checkpoint). The previous handlers come back on exit."""
 
   def __init__(self):
     self._signal = None
@@ -34,14 +38,18 @@ class StopRequest:
   def __exit__(self, *exc):
     for sig, handler in self._previous.items():
       signal.signal(sig, handler)
+    self._previous = {}
     return False
 
   def _handle(self, signum, frame):
     del frame
-    self._signal = signal.Signals(signum).name
-    for sig, handler in self._previous.items():  # A second signal is not caught again.
-      signal.signal(sig, handler)
-    logging.warning('%s received: stopping after this step with a checkpoint.', self._signal)
+    name = signal.Signals(signum).name
+    if self._signal is not None:
+      logging.warning('%s received again: already stopping; the process exits once the '
+                      'checkpoint is written (kill -9 abandons it).', name)
+      return
+    self._signal = name
+    logging.warning('%s received: stopping after this step with a checkpoint.', name)
 
   def requested(self, step: int) -> bool:
     if jax.process_count() > 1:

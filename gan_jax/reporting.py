@@ -11,18 +11,25 @@ from absl import logging
 from PIL import Image
 
 
-def image_grid(images: np.ndarray, min_width: int = 512, columns: int | None = None) -> np.ndarray:
-  """[N, H, W, C] in [-1, 1] -> one uint8 [rows*H, cols*W, C] grid (square unless `columns` is
-  given), upscaled (nearest) to at least min_width pixels across."""
+GRID_GAP = 2  # Pixels between tiles (at the images' own scale), as torchvision's make_grid.
+GRID_GAP_VALUE = 128  # Mid grey: visible against dark digits and light photographs alike.
+
+
+def image_grid(images: np.ndarray, min_width: int = 512, columns: int | None = None,
+               gap: int = GRID_GAP) -> np.ndarray:
+  """[N, H, W, C] in [-1, 1] -> one uint8 grid (square unless `columns` is given) with `gap`
+  grey pixels around and between the tiles, upscaled by pixel repetition (nearest, so strokes
+  stay sharp) to at least min_width pixels across."""
   n, h, w, c = images.shape
   cols = columns or math.ceil(math.sqrt(n))
   rows = math.ceil(n / cols)
   pixels = np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
-  grid = np.zeros((rows * h, cols * w, c), np.uint8)
+  grid = np.full((rows * (h + gap) + gap, cols * (w + gap) + gap, c), GRID_GAP_VALUE, np.uint8)
   for i, image in enumerate(pixels):
     r, col = divmod(i, cols)
-    grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
-  scale = max(1, min_width // (cols * w))
+    top, left = gap + r * (h + gap), gap + col * (w + gap)
+    grid[top:top + h, left:left + w] = image
+  scale = max(1, math.ceil(min_width / grid.shape[1]))
   return grid.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
@@ -69,7 +76,9 @@ class Reporter:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
       self._writer = SummaryWriter(os.path.join(workdir, 'tensorboard'))
       os.makedirs(os.path.join(workdir, 'samples'), exist_ok=True)
-      self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+      path = os.path.join(workdir, 'metrics.jsonl')
+      _drop_partial_line(path)
+      self._jsonl = open(path, 'a')
 
   def write_metrics(self, step: int, metrics: dict) -> None:
     """metrics: host floats. Adds throughput since the previous call."""
@@ -109,6 +118,14 @@ class Reporter:
                       + '\n')
     self._jsonl.flush()
 
+  def write_error(self, step: int, message: str) -> None:
+    """A failure of periodic work: {'step', 'error'} in metrics.jsonl and TensorBoard text."""
+    if not self.enabled:
+      return
+    self._writer.add_text('error', message, step)
+    self._jsonl.write(json.dumps({'step': step, 'error': message}) + '\n')
+    self._jsonl.flush()
+
   def write_samples(self, step: int, samples: np.ndarray, real_points: np.ndarray | None,
                     columns: int | None = None) -> str:
     """Saves samples/step_NNNNNNN.png (a grid, square unless `columns` is given, or a scatter
@@ -129,6 +146,23 @@ class Reporter:
     if self.enabled:
       self._writer.close()
       self._jsonl.close()
+
+
+def _drop_partial_line(path: str) -> None:
+  """A run killed while writing metrics.jsonl leaves a line without its newline; it holds no whole
+  record, so it is cut off before the resumed run appends (every line stays valid JSON)."""
+  if not os.path.isfile(path) or os.path.getsize(path) == 0:
+    return
+  with open(path, 'rb+') as f:
+    f.seek(-1, os.SEEK_END)
+    if f.read(1) == b'\n':
+      return
+    f.seek(0)
+    data = f.read()
+    keep = data.rfind(b'\n') + 1
+    logging.warning('%s ends in a partial line (%d bytes, from a killed run); dropping it.', path,
+                    len(data) - keep)
+    f.truncate(keep)
 
 
 def _format_seconds(seconds: float) -> str:

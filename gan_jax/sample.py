@@ -8,31 +8,32 @@ the list, cycling (`all`: 0, 1, ..., K-1, 0, ...); without, labels are drawn uni
 from Python: `load_generator(workdir)` and `generate(...)`.
 """
 
-import sys
 
 import jax
 import numpy as np
 from absl import app, flags
 
 from gan_jax import checkpointing
+from gan_jax import cli
+from gan_jax import errors
+from gan_jax import runs
 from gan_jax import sharding
 from gan_jax import state as state_lib
-from gan_jax import train
 
 
 def load_generator(workdir: str) -> tuple[state_lib.GAN, state_lib.GANState]:
   """The GAN and the state of the latest checkpoint of a training workdir."""
-  config, info = train.read_run_info(workdir)
+  config, info = runs.read_run_info(workdir)
   if config.task != 'gan':
     raise FileNotFoundError(f'{workdir!r} holds a {config.task} run, which translates images '
                             'rather than sampling them; use python -m gan_jax.translate.')
   data_shape = info['data_shape']
-  checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
+  checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints, read_only=True)
   if checkpointer.latest_step() is None:
     raise FileNotFoundError(f'No checkpoint in {checkpointer.directory}.')
   gan = state_lib.build_gan(config, data_shape)
   template = sharding.create_state(gan.init, jax.random.key(config.seed), sharding.make_mesh())
-  state = checkpointer.restore(template, data_iterator=None)
+  state, _ = checkpointer.restore_latest_good(template, data_iterator=None, move_damaged=False)
   checkpointer.close()
   return gan, state
 
@@ -75,18 +76,17 @@ def main(argv):
   del argv
   args = flags.FLAGS
   if not args.workdir or not args.output:
-    sys.exit('error: --workdir and --output are required.')
-  if args.num_samples <= 0:
-    sys.exit(f'error: --num_samples={args.num_samples} must be positive.')
+    cli.fail('--workdir and --output are required.')
+  cli.check_output(args.output)
   try:
     gan, state = load_generator(args.workdir)
-  except FileNotFoundError as e:
-    sys.exit(f'error: {e}')
+  except (FileNotFoundError, errors.Error) as e:
+    cli.fail(f'{e}')
   try:
     num_classes = gan.config.num_classes if gan.conditional else 0
     labels = parse_labels(args.labels, num_classes) if args.labels else None
   except ValueError as e:
-    sys.exit(f'error: {e}')
+    cli.fail(f'{e}')
   samples, labels = generate(gan, state, args.num_samples, args.seed, args.batch_size, labels)
   arrays = {'samples': samples} if labels is None else {'samples': samples, 'labels': labels}
   np.savez(args.output, **arrays)
@@ -97,9 +97,9 @@ def main(argv):
 if __name__ == '__main__':
   # Defined here, not at import, so that gan_jax.evaluate can import this module's functions.
   flags.DEFINE_string('workdir', None, 'A training workdir.')
-  flags.DEFINE_integer('num_samples', 1000, 'How many samples.')
+  flags.DEFINE_integer('num_samples', 1000, 'How many samples.', lower_bound=1)
   flags.DEFINE_string('output', None, 'The .npz file to write.')
-  flags.DEFINE_integer('seed', 0, 'Seed of the latent codes.')
-  flags.DEFINE_integer('batch_size', 500, 'Samples generated per call.')
+  flags.DEFINE_integer('seed', 0, 'Seed of the latent codes.', lower_bound=0)
+  flags.DEFINE_integer('batch_size', 500, 'Samples generated per call.', lower_bound=1)
   flags.DEFINE_string('labels', None, "Conditional GANs: 'all' or comma-separated labels, cycled.")
   app.run(main)

@@ -58,9 +58,17 @@ def state_shardings(abstract_state, mesh: Mesh, mode: str = 'replicated'):
   return jax.tree.map(sharding_of, abstract_state)
 
 
+def abstract_state(init_fn: Callable, key, mesh: Mesh, mode: str = 'replicated'):
+  """The state init_fn(key) would make, as ShapeDtypeStructs with their shardings: nothing is
+  compiled or allocated (jax.eval_shape)."""
+  shapes = jax.eval_shape(init_fn, key)
+  return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), shapes,
+                      state_shardings(shapes, mesh, mode))
+
+
 def create_state(init_fn: Callable, key, mesh: Mesh, mode: str = 'replicated'):
   """Runs init_fn(key) under jit so the state is created directly with its sharding."""
-  shardings = state_shardings(jax.eval_shape(init_fn, key), mesh, mode)
+  shardings = jax.tree.map(lambda x: x.sharding, abstract_state(init_fn, key, mesh, mode))
   return jax.jit(init_fn, out_shardings=shardings)(key)
 
 

@@ -3,14 +3,14 @@
 Builds the mesh, the data pipeline and the state (restoring the latest checkpoint in the workdir
 if there is one), then runs the jitted step, reporting every `log_every` steps, drawing samples
 from a fixed z every `sample_every` steps and checkpointing every `checkpoint_every` steps and at
-the end, and evaluating every `evals.every` steps. Metrics are fetched from the device only when
-they are reported; the next batch is read and put on the devices while the current step runs
-(Grain prefetches and decodes on its own threads before that). With steps_per_call K, one
-dispatch runs K steps (lax.scan) and the loop advances K steps at a time.
+the end, and evaluating every `evals.every` steps (after the checkpoint of that step; a failed
+evaluation is logged and training goes on). Metrics are fetched from the device only when they
+are reported; the next batch is read and put on the devices while the current step runs (Grain
+prefetches and decodes on its own threads before that). With steps_per_call K, one dispatch runs
+K steps (lax.scan) and the loop advances K steps at a time.
 """
 
-import contextlib
-import json
+import math
 import os
 
 import jax
@@ -18,129 +18,69 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from gan_jax import checkpointing
 from gan_jax import configuration
 from gan_jax import data as data_lib
 from gan_jax import divergence
+from gan_jax import loop
 from gan_jax import preemption
 from gan_jax import reporting
+from gan_jax import runs
 from gan_jax import sharding
 from gan_jax import state as state_lib
 from gan_jax import step as step_lib
+from gan_jax import train_translation
 from gan_jax.evaluation import evaluator as evaluator_lib
 
 # The fixed z of the sample pictures comes from this stream of the seed (train steps use
 # fold_in(seed, step) with step < 2**31 - 2).
 FIXED_Z_STREAM = 2**31 - 1
 EVAL_Z_STREAM = 2**31 - 2  # The z of periodic evaluations.
-RUN_INFO = 'run_info.json'
-ROLLBACKS = 'rollbacks.json'
+ROLLBACKS = runs.ROLLBACKS
 
 
 def fixed_latents(gan: state_lib.GAN, num: int):
   return gan.latents(jax.random.fold_in(jax.random.key(gan.config.seed), FIXED_Z_STREAM), num)
 
 
-def write_run_info(workdir: str, config, **shapes) -> None:
-  """config.json and run_info.json (the data's shapes): what `gan_jax.sample` and
-  `gan_jax.translate` need to rebuild the models."""
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    f.write(config.to_json_best_effort(indent=2))
-  with open(os.path.join(workdir, RUN_INFO), 'w') as f:
-    json.dump({k: list(v) for k, v in shapes.items()}, f)
-
-
-@contextlib.contextmanager
-def closing(checkpointer: checkpointing.Checkpointer, reporter: reporting.Reporter):
-  """Waits for the checkpoints in flight and closes both, also when training raises (e.g. on
-  divergence), so nothing already written is lost."""
-  try:
-    yield
-  finally:
-    checkpointer.wait_until_finished()
-    checkpointer.close()
-    reporter.close()
-
-
-def report_and_check(config, step: int, state, metrics, reporter: reporting.Reporter,
-                     checkpointer: checkpointing.Checkpointer, is_last: bool, saving: bool) -> None:
-  """Every log_every steps: the metrics to the reporter; there and before every checkpoint
-  (saving): the divergence check, so no checkpoint holds NaN or inf. The loops' only host syncs."""
-  if step % config.log_every == 0 or saving:
-    host_metrics = jax.device_get(metrics)
-    if step % config.log_every == 0 or is_last:
-      reporter.write_metrics(step, host_metrics)
-    divergence.check(state, host_metrics, step, checkpointer.latest_step())
-
-
-def create_or_restore(init_fn, config, workdir: str, mesh, data_iterator):
-  """(state, checkpointer): the state made by init_fn(key of config.seed) directly sharded on the
-  mesh or, when the workdir has a checkpoint, restored from the latest one with the data
-  iterator's position."""
-  state = sharding.create_state(init_fn, jax.random.key(config.seed), mesh, config.param_sharding)
-  checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
-  if checkpointer.latest_step() is not None:
-    state, step = checkpointer.restore_latest_good(state, data_iterator)
-    logging.info('Resuming from %s (step %d).', checkpointer.directory, step)
-  return state, checkpointer
-
-
-def read_run_info(workdir: str) -> tuple[ml_collections.ConfigDict, dict]:
-  """The config (keys added to the schema after the run was trained take their defaults) and the
-  data shapes written by write_run_info; FileNotFoundError when workdir is not a training one."""
-  config_path = os.path.join(workdir, 'config.json')
-  info_path = os.path.join(workdir, RUN_INFO)
-  if not (os.path.isfile(config_path) and os.path.isfile(info_path)):
-    raise FileNotFoundError(f'{workdir!r} is not a gan_jax workdir (no config.json / '
-                            f'{RUN_INFO}); train into it with python -m gan_jax.main.')
-  with open(config_path) as f:
-    saved = json.load(f)
-  defaults = configuration.base_config().to_dict()
-  for key in ('translation', 'evals'):  # Nested dicts: saved values over the defaults.
-    saved[key] = {**defaults[key], **saved.get(key, {})}
-  config = ml_collections.ConfigDict({**defaults, **saved})
-  with open(info_path) as f:
-    info = {k: tuple(v) for k, v in json.load(f).items()}
-  return config, info
-
-
 def train_and_evaluate(config, workdir: str):
   """Trains (or resumes training) to config.total_steps; returns the final state. Image-to-image
   tasks (config.task 'pix2pix' or 'cyclegan') have their own loop (train_translation.py).
+
+  Before anything compiles: the config is validated for the mesh, the workdir and everything the
+  run writes there is checked to be writable, the workdir is locked against a second run, and a
+  workdir with checkpoints must have been trained with a config that agrees on every key that
+  defines the run (gan_jax/runs.py).
 
   Divergence (gan_jax/divergence.py) stops the run, or with config.on_nonfinite='rollback'
   restarts it from the last checkpoint (all of whose values were finite) with both learning rates
   times config.rollback_lr_factor, at most config.max_rollbacks times. The rollbacks are logged
   and kept in WORKDIR/rollbacks.json, whose learning-rate scale a resumed run applies too.
   """
-  from gan_jax import train_translation  # pylint: disable=g-import-not-at-top (a cycle)
-  loop = train_translation.train_and_evaluate if config.task != 'gan' else _train_gan
-  rollbacks = _read_rollbacks(workdir)
-  while True:
-    scale = float(np.prod([r['lr_factor'] for r in rollbacks]))
-    try:
-      return loop(_scale_learning_rates(config, scale), workdir)
-    except divergence.DivergenceError as e:
-      restart_step = e.last_checkpoint
-      if (config.on_nonfinite != 'rollback' or restart_step is None
-          or len(rollbacks) >= config.max_rollbacks):
-        raise
-      rollbacks.append({'diverged': str(e), 'restart_step': restart_step,
-                        'lr_factor': config.rollback_lr_factor})
-      logging.warning('%s\nRollback %d of at most %d: restarting from step %d with the learning '
-                      'rates times %g.', e, len(rollbacks), config.max_rollbacks, restart_step,
-                      scale * config.rollback_lr_factor)
-      if jax.process_index() == 0:
-        with open(os.path.join(workdir, ROLLBACKS), 'w') as f:
-          json.dump(rollbacks, f, indent=2)
-
-
-def _read_rollbacks(workdir: str) -> list[dict]:
-  path = os.path.join(workdir, ROLLBACKS)
-  if not os.path.isfile(path):
-    return []
-  with open(path) as f:
-    return json.load(f)
+  mesh = sharding.make_mesh()
+  configuration.validate(config, num_data_shards=mesh.devices.size)
+  is_main = jax.process_index() == 0
+  runs.prepare(workdir, is_main)
+  train_loop = train_translation.train_and_evaluate if config.task != 'gan' else _train_gan
+  with runs.Lock(workdir, enabled=is_main):
+    changed = runs.check_resume(workdir, config)
+    rollbacks = runs.read_rollbacks(workdir)
+    while True:
+      scale = float(np.prod([r['lr_factor'] for r in rollbacks]))
+      segment = loop.Segment(mesh, config, scale, changed)
+      try:
+        return train_loop(_scale_learning_rates(config, scale), workdir, segment)
+      except divergence.DivergenceError as e:
+        restart_step = e.last_checkpoint
+        if (config.on_nonfinite != 'rollback' or restart_step is None
+            or len(rollbacks) >= config.max_rollbacks):
+          raise
+        rollbacks.append({'diverged': str(e), 'restart_step': restart_step,
+                          'lr_factor': config.rollback_lr_factor})
+        logging.warning('%s\nRollback %d of at most %d: restarting from step %d with the '
+                        'learning rates times %g.', e, len(rollbacks), config.max_rollbacks,
+                        restart_step, scale * config.rollback_lr_factor)
+        if is_main:
+          runs.write_json(os.path.join(workdir, runs.ROLLBACKS), rollbacks)
 
 
 def _scale_learning_rates(config, scale: float):
@@ -152,27 +92,19 @@ def _scale_learning_rates(config, scale: float):
   return config
 
 
-def start_run(config, workdir: str) -> tuple[jax.sharding.Mesh, bool]:
-  """What every trainer does first: the mesh, the config validated for it (before anything
-  compiles), the workdir made. Returns (mesh, whether this is the process that writes logs)."""
-  mesh = sharding.make_mesh()
-  configuration.validate(config, num_data_shards=mesh.devices.size)
-  os.makedirs(workdir, exist_ok=True)
-  return mesh, jax.process_index() == 0
-
-
-def _train_gan(config, workdir: str) -> state_lib.GANState:
-  """The GAN task's loop (see the module docstring)."""
-  mesh, is_main = start_run(config, workdir)
-
+def _train_gan(config, workdir: str, segment: loop.Segment) -> state_lib.GANState:
+  """The GAN task's loop (see the module docstring and gan_jax/loop.py)."""
+  mesh, is_main = segment.mesh, segment.is_main
   pipeline = data_lib.make_pipeline(config)
   gan = state_lib.build_gan(config, pipeline.data_shape)
-  state, checkpointer = create_or_restore(gan.init, config, workdir, mesh, pipeline.iterator)
-  start_step = int(state.step)
-  if is_main:  # After a successful restore, so a failed resume leaves the workdir as it was.
-    write_run_info(workdir, config, data_shape=pipeline.data_shape)
-
   steps_per_call = config.steps_per_call
+  images_per_call = config.batch_size * config.n_critic * steps_per_call
+  state, checkpointer = loop.create_or_restore(
+      gan.init, config, workdir, segment, pipeline.iterator,
+      batch_bytes=images_per_call * math.prod(pipeline.data_shape) * 4 // mesh.devices.size,
+      data_shape=pipeline.data_shape)
+  start_step = int(state.step)
+
   if start_step % steps_per_call:
     raise configuration.ConfigError(
         f'config.steps_per_call={steps_per_call} does not divide the step {start_step} of the '
@@ -214,40 +146,51 @@ def _train_gan(config, workdir: str) -> state_lib.GANState:
     heldout = data_lib.pipeline.holdout_set(config)
     classify_fn = jax.jit(gan.classify)
 
+  def write_samples(step, state):
+    reporter.write_samples(step, jax.device_get(sample_fn(state, fixed_z, fixed_labels)),
+                           real_points)
+
+  def evaluate(step, state):
+    generator = lambda z: sample_fn(state, z)
+    samples = np.concatenate(list(evaluator_lib.batched(generator, eval_z)))
+    eval_labels = np.asarray(gan.labels_of(eval_z)) if gan.conditional else None
+    result = evaluator.evaluate(samples, generator, gan.code_dim, eval_labels)
+    reporter.write_evaluation(step, result.values, result.images)
+
+  def test_accuracy(step, state):
+    images, labels = heldout
+    predictions = np.concatenate([np.asarray(classify_fn(state, images[i:i + 500]))
+                                  for i in range(0, len(images), 500)])
+    reporter.write_evaluation(step, {'test_accuracy': float(np.mean(predictions == labels))})
+
   reporter = reporting.Reporter(workdir, config.total_steps,
                                 images_per_step=config.batch_size * config.n_critic,
                                 start_step=start_step, enabled=is_main)
   logging.info('Training %s / %s on %s from step %d to %d on %d device(s).',
                config.generator.name, config.loss, config.dataset, start_step, config.total_steps,
                mesh.devices.size)
-  batch = next_batch() if start_step < config.total_steps else None
-  with preemption.StopRequest() as stop, closing(checkpointer, reporter):
+  batch = None
+  if start_step < config.total_steps:
+    batch = next_batch()
+    train_step = loop.compile_step(train_step, state, batch)
+  with preemption.StopRequest() as stop, loop.closing(checkpointer, reporter):
     for step in range(start_step + steps_per_call, config.total_steps + 1, steps_per_call):
       state, metrics = train_step(state, batch)  # Dispatched asynchronously.
       is_last = step == config.total_steps
       stopping = stop.requested(step)  # SIGTERM / SIGINT: checkpoint this step and return.
       saving = step % config.checkpoint_every == 0 or is_last or stopping
-      report_and_check(config, step, state, metrics, reporter, checkpointer, is_last, saving)
-      if step % config.sample_every == 0 or is_last:
-        samples = jax.device_get(sample_fn(state, fixed_z, fixed_labels))
-        reporter.write_samples(step, samples, real_points)
-      if evaluator and (step % config.evals.every == 0 or is_last):
-        generator = lambda z, state=state: sample_fn(state, z)
-        samples = np.concatenate(list(evaluator_lib.batched(generator, eval_z)))
-        eval_labels = np.asarray(gan.labels_of(eval_z)) if gan.conditional else None
-        result = evaluator.evaluate(samples, generator, gan.code_dim, eval_labels)
-        reporter.write_evaluation(step, result.values, result.images)
-      if heldout is not None and (step % config.checkpoint_every == 0 or is_last):
-        images, labels = heldout
-        predictions = np.concatenate([np.asarray(classify_fn(state, images[i:i + 500]))
-                                      for i in range(0, len(images), 500)])
-        reporter.write_evaluation(step, {'test_accuracy': float(np.mean(predictions == labels))})
-      if saving:
-        # The iterator is at the consumed batches.
+      loop.report_and_check(config, step, state, metrics, reporter, checkpointer, is_last, saving)
+      if saving:  # The iterator is at the consumed batches.
         checkpointer.save(step, state, pipeline.iterator)
       if stopping:
-        logging.warning('Stopped at step %d; rerun the same command to resume.', step)
+        loop.finish_stop(checkpointer, step)
         break
+      if step % config.sample_every == 0 or is_last:
+        loop.periodic(reporter, step, 'sample grid', lambda: write_samples(step, state))
+      if evaluator and (step % config.evals.every == 0 or is_last):
+        loop.periodic(reporter, step, 'evaluation', lambda: evaluate(step, state))
+      if heldout is not None and (step % config.checkpoint_every == 0 or is_last):
+        loop.periodic(reporter, step, 'test accuracy', lambda: test_accuracy(step, state))
       if not is_last:  # Reading and transferring the next batch overlaps the running step.
         batch = next_batch()
 

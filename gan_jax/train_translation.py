@@ -11,17 +11,19 @@ and at every checkpoint, for the offline tasks, the held-out errors of
 gan_jax/evaluation/translation.py with their baselines, as eval/* in metrics.jsonl.
 """
 
+import math
 
 import jax
 import numpy as np
 from absl import logging
 
+from gan_jax import loop
 from gan_jax import preemption
 from gan_jax import reporting
 from gan_jax import sharding
-from gan_jax import train
 from gan_jax import translation as translation_lib
 from gan_jax.data import translation as data_lib
+from gan_jax.evaluation import features
 from gan_jax.evaluation import translation as metrics_lib
 
 GRID_ROWS = 8
@@ -61,25 +63,26 @@ def make_translate_fn(translation):
   return translate_with
 
 
-def train_and_evaluate(config, workdir: str) -> translation_lib.TranslationState:
-  """Trains (or resumes training) to config.total_steps; returns the final state."""
-  mesh, is_main = train.start_run(config, workdir)
-
+def train_and_evaluate(config, workdir: str,
+                       segment: loop.Segment) -> translation_lib.TranslationState:
+  """Trains (or resumes training) to config.total_steps; returns the final state. Called by
+  gan_jax.train.train_and_evaluate, which validated the config and locked the workdir."""
+  mesh, is_main = segment.mesh, segment.is_main
   data = data_lib.make_translation_data(config)
   translation = translation_lib.build_translation(config, data.shape_a, data.shape_b)
   heldout = data_lib.heldout_set(config)
   extractor = mean_image = None
   if config.translation.data == 'colour_digits' and config.evals.features:
-    from gan_jax.evaluation import features  # pylint: disable=g-import-not-at-top
     extractor = features.load_extractor(config.evals.features)
   if config.translation.data == 'inpaint' and heldout:
     mean_image = data_lib.mean_image(config)
 
-  state, checkpointer = train.create_or_restore(translation.init, config, workdir, mesh,
-                                                 data.iterator)
+  batch_bytes = (config.batch_size * (math.prod(data.shape_a) + math.prod(data.shape_b)) * 4
+                 // mesh.devices.size)
+  state, checkpointer = loop.create_or_restore(translation.init, config, workdir, segment,
+                                               data.iterator, batch_bytes,
+                                               shape_a=data.shape_a, shape_b=data.shape_b)
   start_step = int(state.step)
-  if is_main:  # After a successful restore, so a failed resume leaves the workdir as it was.
-    train.write_run_info(workdir, config, shape_a=data.shape_a, shape_b=data.shape_b)
 
   train_step = sharding.jit_train_step(translation_lib.make_train_step(translation), mesh,
                                        state_sharding=jax.tree.map(lambda x: x.sharding, state))
@@ -88,13 +91,27 @@ def train_and_evaluate(config, workdir: str) -> translation_lib.TranslationState
   translate_with = make_translate_fn(translation)
   grid_images = {k: v[:GRID_ROWS] for k, v in heldout.items()}
 
+  def write_samples(step, state):
+    columns = grid_columns(translation, translate_with(state), grid_images)
+    reporter.write_samples(step, side_by_side(columns), None, columns=len(columns))
+
+  def evaluate(step, state):
+    translate = translate_with(state)
+    results = metrics_lib.evaluate(config.translation.data, heldout, translate,
+                                   lambda x: translate(x, 'ba'), mean_image, extractor)
+    if results:
+      reporter.write_evaluation(step, results)
+
   reporter = reporting.Reporter(workdir, config.total_steps, images_per_step=config.batch_size,
                                 start_step=start_step, enabled=is_main)
   logging.info('Training %s (%s, %s) on %s from step %d to %d on %d device(s).', config.task,
                config.translation.data, config.generator.name, config.dataset, start_step,
                config.total_steps, mesh.devices.size)
-  batch = next_batch() if start_step < config.total_steps else None
-  with preemption.StopRequest() as stop, train.closing(checkpointer, reporter):
+  batch = None
+  if start_step < config.total_steps:
+    batch = next_batch()
+    train_step = loop.compile_step(train_step, state, batch)
+  with preemption.StopRequest() as stop, loop.closing(checkpointer, reporter):
     for step in range(start_step + 1, config.total_steps + 1):
       if not grid_images:  # No held-out records: the grid shows the first batch of this run.
         grid_images = {k: np.asarray(v)[:GRID_ROWS] for k, v in batch.items()}
@@ -102,21 +119,16 @@ def train_and_evaluate(config, workdir: str) -> translation_lib.TranslationState
       is_last = step == config.total_steps
       stopping = stop.requested(step)  # SIGTERM / SIGINT: checkpoint this step and return.
       saving = step % config.checkpoint_every == 0 or is_last or stopping
-      train.report_and_check(config, step, state, metrics, reporter, checkpointer, is_last, saving)
-      if step % config.sample_every == 0 or is_last:
-        columns = grid_columns(translation, translate_with(state), grid_images)
-        reporter.write_samples(step, side_by_side(columns), None, columns=len(columns))
-      if heldout and (step % config.checkpoint_every == 0 or is_last):
-        translate = translate_with(state)
-        results = metrics_lib.evaluate(config.translation.data, heldout, translate,
-                                       lambda x: translate(x, 'ba'), mean_image, extractor)
-        if results:
-          reporter.write_evaluation(step, results)
+      loop.report_and_check(config, step, state, metrics, reporter, checkpointer, is_last, saving)
       if saving:
         checkpointer.save(step, state, data.iterator)
       if stopping:
-        logging.warning('Stopped at step %d; rerun the same command to resume.', step)
+        loop.finish_stop(checkpointer, step)
         break
+      if step % config.sample_every == 0 or is_last:
+        loop.periodic(reporter, step, 'sample grid', lambda: write_samples(step, state))
+      if heldout and (step % config.checkpoint_every == 0 or is_last):
+        loop.periodic(reporter, step, 'held-out evaluation', lambda: evaluate(step, state))
       if not is_last:
         batch = next_batch()
 

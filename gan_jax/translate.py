@@ -14,15 +14,16 @@ themselves are written as `truth` and the task's error, beside its baseline, is 
 Also usable from Python: `load_translation(workdir)` and `translate_images(...)`.
 """
 
-import sys
 
 import jax
 import numpy as np
 from absl import app, flags
 
 from gan_jax import checkpointing
+from gan_jax import cli
+from gan_jax import errors
+from gan_jax import runs
 from gan_jax import sharding
-from gan_jax import train
 from gan_jax import translation as translation_lib
 from gan_jax.data import pipeline
 from gan_jax.data import sources
@@ -33,17 +34,17 @@ from gan_jax.train_translation import make_translate_fn
 
 def load_translation(workdir: str):
   """(config, Translation, TranslationState of the latest checkpoint) of a translation workdir."""
-  config, info = train.read_run_info(workdir)
+  config, info = runs.read_run_info(workdir)
   if config.task == 'gan':
     raise FileNotFoundError(f'{workdir!r} holds a GAN run; draw its samples with '
                             'python -m gan_jax.sample.')
   translation = translation_lib.build_translation(config, info['shape_a'], info['shape_b'])
-  checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
+  checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints, read_only=True)
   if checkpointer.latest_step() is None:
     raise FileNotFoundError(f'No checkpoint in {checkpointer.directory}.')
   template = sharding.create_state(translation.init, jax.random.key(config.seed),
                                    sharding.make_mesh())
-  state = checkpointer.restore(template, data_iterator=None)
+  state, _ = checkpointer.restore_latest_good(template, data_iterator=None, move_damaged=False)
   checkpointer.close()
   return config, translation, state
 
@@ -110,17 +111,18 @@ def main(argv):
   del argv
   args = flags.FLAGS
   if not (args.workdir and args.input and args.output):
-    sys.exit('error: --workdir, --input and --output are required.')
+    cli.fail('--workdir, --input and --output are required.')
+  cli.check_output(args.output)
   direction = args.direction.lower()
   if direction not in ('ab', 'ba'):
-    sys.exit(f'error: --direction={args.direction!r}: choose AB or BA.')
+    cli.fail(f'--direction={args.direction!r}: choose AB or BA.')
   try:
     config, translation, state = load_translation(args.workdir)
     images = sources.load_npz(args.input)['image']
     result = translate_images(config, translation, state, images, direction,
                               args.make_task_input)
-  except (FileNotFoundError, ValueError) as e:
-    sys.exit(f'error: {e}')
+  except (FileNotFoundError, ValueError, errors.Error) as e:
+    cli.fail(f'{e}')
   arrays = {k: v for k, v in result.items() if isinstance(v, np.ndarray)}
   np.savez(args.output, **arrays)
   print(f'Wrote {arrays["images"].shape} translations ({direction.upper()}) from step '

@@ -117,7 +117,7 @@ def test_missing_and_corrupt_npz(tmp_path):
   with pytest.raises(data.DatasetError, match='no file at'):
     sources.load_source(f'npz:{tmp_path}/absent.npz')
   path = tmp_path / 'corrupt.npz'
-  path.write_bytes(b'not a zip file')
+  path.write_bytes(b'PK\x03\x04 then not a zip file')  # A zip's signature, then garbage.
   with pytest.raises(data.DatasetError, match='cannot be read'):
     sources.load_source(f'npz:{path}')
 
@@ -133,7 +133,9 @@ def test_fit_to_size():
   padded = data.fit_to_size(image, 32)
   assert padded.shape == (32, 32, 1)
   np.testing.assert_array_equal(padded[2:30, 2:30], image)
-  assert data.fit_to_size(np.zeros((8, 8, 1), np.uint8), 32).shape == (32, 32, 1)
+  digit = np.arange(64, dtype=np.uint8).reshape(8, 8, 1)  # 8 -> 32: each pixel 4 x 4, sharp.
+  np.testing.assert_array_equal(data.fit_to_size(digit, 32),
+                                digit.repeat(4, axis=0).repeat(4, axis=1))
   rgb = data.fit_to_size(np.zeros((218, 178, 3), np.uint8), 64)  # celeb_a: crop, then resize.
   assert rgb.shape == (64, 64, 3)
 

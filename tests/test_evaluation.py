@@ -12,6 +12,7 @@ from gan_jax import configuration
 from gan_jax import train
 from gan_jax.data import sources
 from gan_jax.evaluation import classifier, diagnostics, latent, toy2d
+from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax.evaluation import features as features_lib
 from tests.helpers import load_config, small
 from tests.test_train import _run
@@ -242,6 +243,59 @@ def test_periodic_evaluation_and_the_evaluate_command_line(tmp_path, tiny_classi
   bad = _run('gan_jax.evaluate', f'--samples={tmp_path / "wrong.npz"}', '--reference=digits',
              '--metrics=fid', f'--features={tiny_classifier[0]}', check=False)
   assert bad.returncode != 0 and 'no "samples"' in bad.stderr
+  # Grey samples without their channel axis are read as one channel.
+  np.savez(tmp_path / 'grey.npz', samples=np.load(samples_path)['samples'][..., 0])
+  _run('gan_jax.evaluate', f'--samples={tmp_path / "grey.npz"}', f'--reference=npz:{mnist8k_path}',
+       f'--features={tiny_classifier[0]}', '--metrics=fid', '--num_reference=1000',
+       f'--output={tmp_path / "grey.json"}')
+  assert json.load(open(tmp_path / 'grey.json'))['values']['fid'] == pytest.approx(
+      report['values']['fid'], rel=1e-5)
+  # An output path that cannot be written and counts that are not positive: before any work.
+  bad = _run('gan_jax.evaluate', f'--samples={samples_path}', '--reference=digits',
+             '--metrics=fid', f'--output={tmp_path / "missing" / "out.json"}', check=False)
+  assert bad.returncode == 2 and 'does not exist; create it first' in bad.stderr
+  bad = _run('gan_jax.evaluate', f'--workdir={workdir}', '--num_samples=0', check=False)
+  assert bad.returncode != 0 and '--num_samples=0' in bad.stderr and 'Traceback' not in bad.stderr
+
+
+@pytest.mark.parametrize('make,message', [
+    (lambda x: x * 127.5 + 127.5, r'images must be in \[-1, 1\] \(they look like pixels in '
+     r'\[0, 255\]: use x / 127.5 - 1'),
+    (lambda x: (x + 1) / 2, r'look like images in \[0, 1\].*use 2 \* x - 1'),
+    (lambda x: np.where(np.arange(len(x))[:, None, None, None] < 10, np.nan, x),
+     '10 of 300 samples hold NaN or inf .e.g. sample 0'),
+    (lambda x: x[..., 0], r'shape \(300, 8, 8\).*add the channel axis'),
+])
+def test_sample_files_outside_the_image_range_are_refused(make, message):
+  samples = np.tanh(np.random.default_rng(0).standard_normal((300, 8, 8, 1))).astype(np.float32)
+  evaluator_lib.check_samples(samples, points=False, from_file=True)  # Real samples pass.
+  with pytest.raises(evaluator_lib.EvaluationError, match=message):
+    evaluator_lib.check_samples(make(samples), points=False, from_file=True)
+
+
+def test_labels_outside_the_classifier_classes_are_refused():
+  with pytest.raises(evaluator_lib.EvaluationError, match='3 labels lie outside 0..9, the classes '
+                     'of digit reader .found 0..99.'):
+    evaluator_lib.check_labels(np.array([0, 1, 99, 99, 99, 5]), 6, _digit_reader())
+
+
+def test_a_failed_periodic_evaluation_is_logged_and_training_goes_on(tmp_path, tiny_classifier,
+                                                                     monkeypatch):
+  """The evaluation comes after the checkpoint of its step, and its failure is an error record
+  in metrics.jsonl, not the end of the run (before: every rerun died at the same step)."""
+  def broken(*args, **kwargs):
+    raise RuntimeError('a metric that cannot be computed')
+  monkeypatch.setattr(evaluator_lib.Evaluator, 'evaluate', broken)
+  config = small(load_config('dcgan.py'), total_steps=4, checkpoint_every=2, sample_every=100,
+                 log_every=2, image_size=8)
+  config.evals.update(every=2, metrics='classes', features=tiny_classifier[0], num_samples=50)
+  state = train.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 4
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['2', '4']
+  records = [json.loads(line) for line in open(tmp_path / 'metrics.jsonl')]
+  errors = [r for r in records if 'error' in r]
+  assert [r['step'] for r in errors] == [2, 4]
+  assert errors[0]['error'] == 'evaluation failed: RuntimeError: a metric that cannot be computed'
 
 
 def test_train_classifier_command_line_rejects_unlabelled_data(tmp_path):

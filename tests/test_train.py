@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gan_jax import configuration
+from gan_jax import reporting
 from gan_jax import sample as sample_lib
 from gan_jax import train
 from tests.helpers import REPO, load_config, small
@@ -86,6 +87,19 @@ def test_command_lines_train_and_sample(tmp_path):
   np.testing.assert_allclose(sample_lib.generate(gan, state, 10, seed=3)[0], outputs[0], atol=1e-6)
 
 
+def test_sample_grids_have_a_grey_gap_between_tiles():
+  tiles = np.ones((6, 4, 4, 1), np.float32)  # White tiles: every gap pixel stands out.
+  grid = reporting.image_grid(tiles, min_width=1, columns=3)
+  assert grid.shape == (2 * 4 + 3 * 2, 3 * 4 + 4 * 2, 1)  # 2 px around and between the tiles.
+  assert set(np.unique(grid[2:6, 2:6])) == {255}
+  gaps = np.ones(grid.shape[:2], bool)
+  for r in range(2):
+    for c in range(3):
+      gaps[2 + 6 * r:6 + 6 * r, 2 + 6 * c:6 + 6 * c] = False
+  assert set(np.unique(grid[gaps])) == {reporting.GRID_GAP_VALUE}
+  assert reporting.image_grid(tiles, min_width=512).shape[1] >= 512  # Scaled by pixel repetition.
+
+
 def test_sample_from_images_run(tmp_path):
   train.train_and_evaluate(_digits_config(total_steps=2), str(tmp_path))
   gan, state = sample_lib.load_generator(str(tmp_path))
@@ -100,12 +114,19 @@ def test_sample_from_images_run(tmp_path):
     ('--config.image_size=30', 'config.image_size=30'),
     ('--config.total_steps=0', 'config.total_steps=0 is not allowed'),
     ('--config.dataset=npz:/no/such/file.npz', "no file at '/no/such/file.npz'"),
+    ('--config.bogus=1', "--config.bogus: the config has no key 'bogus'"),
+    ('--config.generator.widht=8', "did you mean 'width'?"),
+    ('--config.batch_size=1e9', 'config.batch_size is of type int'),
+    ('--config=configs/dcgan.py:bogus', 'configs/dcgan.py takes no argument'),
+    ('--config=configs/no_such_config.py', 'no_such_config.py: no such file'),
+    ('--config.g_optimizer.b1=1.0', 'optax.adam takes b1 in [0, 1)'),
 ])
 def test_command_line_rejects_bad_configs_before_training(tmp_path, flag, message):
   result = _run('gan_jax.main', '--config=configs/dcgan.py', f'--workdir={tmp_path}', flag,
                 check=False)
-  assert result.returncode != 0
+  assert result.returncode == 2
   assert message in result.stderr, result.stderr[-2000:]
+  assert 'Traceback' not in result.stderr, result.stderr[-2000:]  # One line, not a traceback.
   assert not os.path.exists(tmp_path / 'checkpoints')
 
 

@@ -20,7 +20,9 @@ from gan_jax.data import sources
 
 def fit_to_size(image: np.ndarray, size: int) -> np.ndarray:
   """uint8 [H, W, C] -> [size, size, C]: centre-crop to a square, then zero-pad when the image is
-  smaller by at most size/8 (28 -> 32 keeps MNIST's pixels), else resize bilinearly (antialiased)."""
+  smaller by at most size/8 (28 -> 32 keeps MNIST's pixels), repeat each pixel k x k when size is
+  k times the side (8 -> 32: the 8x8 digits keep sharp strokes), else resize bilinearly
+  (antialiased)."""
   height, width, channels = image.shape
   if height != width:
     side = min(height, width)
@@ -33,6 +35,9 @@ def fit_to_size(image: np.ndarray, size: int) -> np.ndarray:
     before = (size - side) // 2
     pad = ((before, size - side - before),) * 2 + ((0, 0),)
     return np.pad(image, pad)
+  if size % side == 0:
+    factor = size // side
+    return image.repeat(factor, axis=0).repeat(factor, axis=1)
   pil = Image.fromarray(image[..., 0] if channels == 1 else image)
   resized = np.asarray(pil.resize((size, size), Image.BILINEAR))
   return resized.reshape(size, size, channels)
@@ -47,31 +52,63 @@ def to_model_batch(batch: dict, n_critic: int) -> dict:
   return out
 
 
-def check_labels(source, dataset: str, num_classes: int, sample_size: int = 2000) -> None:
-  """Conditional and semi-supervised GANs need integer labels in [0, num_classes); checked on up
-  to sample_size records spread over the dataset."""
+def check_labels(source, dataset: str, num_classes: int) -> None:
+  """Conditional and semi-supervised GANs need a label in [0, num_classes) on every record, and
+  records of every class. Checked on every label: from the arrays of in-memory sources, from the
+  ClassLabel of TFDS datasets (whose labels lie in 0..n-1 by construction)."""
   first = source[0]
   if 'label' not in first:
     raise sources.DatasetError(
         f'config.conditioning and config.labelled_examples need labels, but dataset {dataset!r} '
         f"has only {sorted(first)}; use a labelled dataset (npz with 'labels', 'digits', a TFDS "
         "dataset with a ClassLabel) or set conditioning='none' and labelled_examples=0.")
-  indices = np.linspace(0, len(source) - 1, min(sample_size, len(source))).astype(int)
-  labels = np.array([r['label'] for r in source.__getitems__(indices.tolist())])
-  if labels.min() < 0 or labels.max() >= num_classes:
+  labels = getattr(source, 'labels', None)
+  if labels is None:  # TFDS: the ClassLabel's count bounds every label.
+    count = getattr(source, 'num_label_classes', 0)
+    if count > num_classes:
+      raise configuration.ConfigError(
+          f'config.num_classes={num_classes} but dataset {dataset!r} has {count} classes (labels '
+          f'0..{count - 1}); set num_classes to {count}.')
+    if count < num_classes:
+      raise configuration.ConfigError(
+          f'config.num_classes={num_classes} but dataset {dataset!r} has {count} classes, so '
+          f'classes {count}..{num_classes - 1} have no images; set num_classes to {count}.')
+    return
+  labels = np.asarray(labels)
+  outside = (labels < 0) | (labels >= num_classes)
+  if outside.any():
     raise configuration.ConfigError(
-        f'config.num_classes={num_classes} but dataset {dataset!r} has labels in '
-        f'[{labels.min()}, {labels.max()}]; set num_classes to {labels.max() + 1}.')
+        f'config.num_classes={num_classes} but {int(outside.sum())} of the {len(labels)} labels of '
+        f'dataset {dataset!r} lie outside 0..{num_classes - 1} (found {labels.min()}..'
+        f'{labels.max()}, e.g. record {int(np.argmax(outside))}); '
+        + (f'set num_classes to {labels.max() + 1}, the number of classes, or fix the labels.'
+           if labels.min() >= 0 else 'labels must be 0..K-1.'))
+  missing = sorted(set(range(num_classes)) - set(np.unique(labels).tolist()))
+  if missing:
+    raise configuration.ConfigError(
+        f'config.num_classes={num_classes} but dataset {dataset!r} has no records of classes '
+        f'{missing[:10]}{"..." if len(missing) > 10 else ""}; set num_classes to the number of '
+        'classes the labels use (0..K-1, each with records).')
 
 
-def training_records(config, num_records: int) -> int:
-  """The first num_records - holdout_examples records are trained on; the rest are held out."""
+def training_records(config, num_records: int, process_count: int = 1) -> int:
+  """The first num_records - holdout_examples records are trained on; the rest are held out.
+  ConfigError when they cannot fill one batch (each of process_count processes reads its share
+  of the records and of every batch)."""
   num_train = num_records - config.holdout_examples
-  if num_train < max(config.batch_size, 1):
+  if config.holdout_examples >= num_records:
     raise configuration.ConfigError(
-        f'config.holdout_examples={config.holdout_examples} leaves {num_train} of the '
-        f'{num_records} records of {config.dataset!r} to train on, fewer than a batch '
-        f'({config.batch_size}); hold out fewer.')
+        f'config.holdout_examples={config.holdout_examples} holds out all {num_records} records of '
+        f'{config.dataset!r}, leaving none to train on; hold out fewer.')
+  if num_train // process_count < config.batch_size // process_count:
+    held = (f' after config.holdout_examples={config.holdout_examples} held out'
+            if config.holdout_examples else '')
+    raise configuration.ConfigError(
+        f'config.batch_size={config.batch_size} is more than the {num_train} records of '
+        f'{config.dataset!r} left to train on{held}'
+        f'{f" (split over {process_count} processes)" if process_count > 1 else ""}: one batch '
+        f'cannot be filled; lower batch_size to at most {num_train // process_count * process_count}'
+        f'{" or hold out fewer" if config.holdout_examples else ""}.')
   return num_train
 
 
@@ -138,7 +175,7 @@ def make_pipeline(config, process_index: int | None = None,
 
   if config.conditioning != 'none' or config.labelled_examples:
     check_labels(source, config.dataset, config.num_classes)
-  num_train = training_records(config, len(source))
+  num_train = training_records(config, len(source), process_count)
   ds = grain.MapDataset.source(source)[:num_train].shuffle(seed=config.seed).repeat()
   if config.labelled_examples:
     # Semi-supervised: the training records without their labels, each paired with one of the

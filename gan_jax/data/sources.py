@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from gan_jax import errors
+
 OFFLINE_CHOICES = "'ring8', 'grid25', 'digits' or 'npz:PATH' (and 'stacked:' of the last two)"
 STACKED_PREFIX = 'stacked:'
 STACKED_RECORDS = 100_000  # Fixed triples of source images (seed 0).
@@ -32,8 +34,7 @@ MIXTURES = {
 MIXTURE_TRAIN_POINTS = 100_000  # A fixed training set drawn once (seed 0), as in PacGAN.
 
 
-class DatasetError(ValueError):
-  """A dataset that cannot be used; the message says what is wrong and what to do instead."""
+DatasetError = errors.DatasetError
 
 
 class ArraySource:
@@ -45,6 +46,11 @@ class ArraySource:
 
   def __len__(self) -> int:
     return self._length
+
+  @property
+  def labels(self) -> np.ndarray | None:
+    """Every record's label (None without labels), read without decoding any image."""
+    return self._arrays.get('label')
 
   def __getitem__(self, index: int) -> dict:
     return {k: v[index] for k, v in self._arrays.items()}
@@ -75,6 +81,12 @@ def read_npz(path: str, what: str, error: type[Exception] = DatasetError) -> dic
   unreadable."""
   if not os.path.isfile(path):
     raise error(f'{what}: no file at {path!r}.')
+  with open(path, 'rb') as f:
+    start = f.read(6)
+  if not start.startswith((b'PK\x03\x04', b'PK\x05\x06')):  # An .npz is a zip archive.
+    kind = ('an .npy file (one array)' if start.startswith(b'\x93NUMPY') else
+            'empty' if not start else f'not an .npz file (it starts with {start!r})')
+    raise error(f'{what}: {path!r} is {kind}; write one with np.savez(path, name=array, ...).')
   try:
     with np.load(path, allow_pickle=False) as f:
       return {k: f[k] for k in f.files}
@@ -103,16 +115,25 @@ def load_npz(path: str) -> dict[str, np.ndarray]:
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
       raise DatasetError(f'npz dataset {path!r}: "labels" has shape {labels.shape} and dtype '
                          f'{labels.dtype}; it must be integers of shape [{len(images)}].')
+    # Checked in their own dtype, every one: int64 labels of 2**32 + k must not wrap to k.
+    bad = (labels < 0) | (labels > np.iinfo(np.int32).max)
+    if bad.any():
+      raise DatasetError(f'npz dataset {path!r}: {int(bad.sum())} of {len(labels)} "labels" are '
+                         f'not class indices (found {labels.min()}..{labels.max()}, e.g. record '
+                         f'{int(np.argmax(bad))}); labels must be 0, 1, ..., K - 1 (remap them, '
+                         'e.g. with np.unique(labels, return_inverse=True)).')
     out['label'] = labels.astype(np.int32)
   return out
 
 
 class TFDSImageSource:
-  """A TFDS ArrayRecord data source reduced to {'image': uint8 [H, W, C], 'label'}."""
+  """A TFDS ArrayRecord data source reduced to {'image': uint8 [H, W, C], 'label'}.
+  num_label_classes: the ClassLabel's number of classes (its labels lie in 0..n-1), 0 without."""
 
-  def __init__(self, source, has_label: bool):
+  def __init__(self, source, num_label_classes: int):
     self._source = source
-    self._has_label = has_label
+    self._has_label = num_label_classes > 0
+    self.num_label_classes = num_label_classes
 
   def __len__(self) -> int:
     return len(self._source)
@@ -143,11 +164,24 @@ class StackedSource:
       raise DatasetError(f'{STACKED_PREFIX}{name}: stacking needs one-channel images with labels; '
                          f'{name!r} has images of shape {first["image"].shape} and keys '
                          f'{sorted(first)}.')
+    base_labels = getattr(base, 'labels', None)
+    if base_labels is not None and base_labels.max() > 9:
+      raise DatasetError(f'{STACKED_PREFIX}{name}: stacking takes digits, labels 0..9 (a stack '
+                         f'is labelled 100 R + 10 G + B); {name!r} has labels up to '
+                         f'{base_labels.max()}.')
     self._base = base
     self._triples = np.random.default_rng(0).integers(0, len(base), (num_records, 3))
 
   def __len__(self) -> int:
     return len(self._triples)
+
+  @property
+  def labels(self) -> np.ndarray | None:
+    """Every stacked record's label, from the base's labels (None when it cannot list them)."""
+    base = getattr(self._base, 'labels', None)
+    if base is None:
+      return None
+    return (base[self._triples] * np.array([100, 10, 1])).sum(axis=1).astype(np.int32)
 
   def __getitems__(self, indices: Sequence[int]) -> list[dict]:
     triples = self._triples[np.asarray(indices)]
@@ -202,8 +236,9 @@ def _tfds_source(name: str, split: str, data_dir: str) -> TFDSImageSource:
     raise DatasetError(f'TFDS dataset {name!r} has splits {list(builder.info.splits)}, not '
                        f'{split!r} (config.dataset_split).')
   source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
-  has_label = 'label' in features and isinstance(features['label'], tfds.features.ClassLabel)
-  return TFDSImageSource(source, has_label)
+  label = features['label'] if 'label' in features else None
+  return TFDSImageSource(source, label.num_classes
+                         if isinstance(label, tfds.features.ClassLabel) else 0)
 
 
 def load_source(dataset: str, split: str = 'train', data_dir: str = ''):

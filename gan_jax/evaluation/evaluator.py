@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from gan_jax import configuration
+from gan_jax import errors
 from gan_jax.data import pipeline as pipeline_lib
 from gan_jax.data import sources
 from gan_jax.evaluation import diagnostics
@@ -35,10 +36,18 @@ POINT_METRICS = ('modes',)
 METRICS = (FEATURE_METRICS + ('stacked_modes', 'label_agreement') + PIXEL_METRICS
            + GENERATOR_METRICS + POINT_METRICS)
 NEEDS_FEATURES = FEATURE_METRICS + ('stacked_modes', 'label_agreement', 'arithmetic')
+# The fewest (generated samples, reference images) each metric is computed from: IS's 10 splits,
+# the k-NN balls of precision/recall (k = 3) and density/coverage (k = 5), the birthday test's
+# batches of 400, the 128-image batches of the divergence's two halves. Fewer give an error
+# or a meaningless number, so they are refused before anything runs.
+MIN_COUNTS = {'fid': (2, 2), 'kid': (2, 2), 'is': (10, 0), 'pr': (4, 4), 'dc': (1, 6),
+              'classes': (1, 0), 'stacked_modes': (1, 0), 'label_agreement': (1, 0),
+              'birthday': (800, 400), 'nn_divergence': (256, 256), 'memorization': (1, 2),
+              'interpolation': (0, 0), 'arithmetic': (0, 0), 'modes': (1, 0)}
+SAMPLE_RANGE_TOLERANCE = 1e-3  # Images must lie in [-1, 1] up to float rounding.
 
 
-class EvaluationError(ValueError):
-  """Metrics that cannot be computed as asked; the message says what to change."""
+EvaluationError = errors.EvaluationError
 
 
 def parse_metrics(names: str) -> tuple[str, ...]:
@@ -50,9 +59,17 @@ def parse_metrics(names: str) -> tuple[str, ...]:
   return parsed
 
 
-def check_request(metrics: tuple[str, ...], dataset: str, features_path: str) -> None:
-  """The cheap checks (no files read): which metrics fit the data and need features."""
+def check_request(metrics: tuple[str, ...], dataset: str, features_path: str,
+                  num_samples: int | None = None, what: str = 'num_samples') -> None:
+  """The cheap checks (no files read): which metrics fit the data and need features, and (when
+  given) whether num_samples generated samples are enough for each (`what` names the setting)."""
   points = configuration.is_point_dataset(dataset)
+  if num_samples is not None:
+    short = {m: MIN_COUNTS[m][0] for m in metrics if num_samples < MIN_COUNTS[m][0]}
+    if short:
+      raise EvaluationError(f'{what}={num_samples} is too few samples for '
+                            + ', '.join(f'{m} (at least {n})' for m, n in short.items())
+                            + f'; evaluate at least {max(short.values())} samples.')
   for name in metrics:
     if points != (name in POINT_METRICS):
       raise EvaluationError(
@@ -62,6 +79,57 @@ def check_request(metrics: tuple[str, ...], dataset: str, features_path: str) ->
       raise EvaluationError(
           f'Metric {name!r} needs a feature extractor: give a weights file (a classifier from '
           '`python -m gan_jax.evaluate train-classifier`, or converted InceptionV3 weights).')
+
+
+def check_samples(samples: np.ndarray, points: bool, from_file: bool = False) -> None:
+  """Generated samples as the metrics take them: images float [N, H, W, C] (C 1 or 3) in
+  [-1, 1], or 2-D points [N, 2]; every value finite. EvaluationError says what was found.
+  from_file: samples a user saved, also refused when no value is negative (images in [0, 1]: a
+  generator's tanh output over many samples always reaches below 0)."""
+  samples = np.asarray(samples)
+  shape = '[N, 2] points' if points else '[N, H, W, C] images with C 1 or 3'
+  if points != (samples.ndim == 2) or (points and samples.shape[1] != 2) or (
+      not points and (samples.ndim != 4 or samples.shape[-1] not in (1, 3))):
+    raise EvaluationError(f'samples have shape {samples.shape}; the metrics take {shape}'
+                          + ('' if points or samples.ndim != 3 else
+                             ' (add the channel axis: samples[..., None])') + '.')
+  if len(samples) == 0:
+    raise EvaluationError('there are no samples to evaluate.')
+  if not np.issubdtype(samples.dtype, np.floating):
+    raise EvaluationError(f'samples have dtype {samples.dtype}; they must be floats'
+                          + ('' if points else ' in [-1, 1] (from uint8 pixels: x / 127.5 - 1)')
+                          + '.')
+  finite = np.isfinite(samples).reshape(len(samples), -1).all(axis=1)
+  if not finite.all():
+    raise EvaluationError(f'{np.sum(~finite)} of {len(samples)} samples hold NaN or inf (e.g. '
+                          f'sample {int(np.argmin(finite))}); a diverged generator makes them. '
+                          'Evaluate an earlier checkpoint or drop them.')
+  if points:
+    return
+  low, high = float(samples.min()), float(samples.max())
+  if low < -1 - SAMPLE_RANGE_TOLERANCE or high > 1 + SAMPLE_RANGE_TOLERANCE:
+    hint = ('they look like pixels in [0, 255]: use x / 127.5 - 1' if high > 2 else
+            'rescale them to [-1, 1]')
+    raise EvaluationError(f'samples hold values in [{low:.4g}, {high:.4g}]; images must be in '
+                          f'[-1, 1] ({hint}).')
+  if from_file and low >= 0 and high > 0.5:
+    raise EvaluationError(f'samples hold values in [{low:.4g}, {high:.4g}]: they look like '
+                          'images in [0, 1], which the metrics would read as grey-on-grey; '
+                          'images must be in [-1, 1] (use 2 * x - 1).')
+
+
+def check_labels(labels: np.ndarray, num_samples: int, extractor) -> None:
+  """The labels a conditional GAN's samples were generated for: integers [N] that the feature
+  network's classifier can predict (0..K-1)."""
+  labels = np.asarray(labels)
+  if labels.shape != (num_samples,) or not np.issubdtype(labels.dtype, np.integer):
+    raise EvaluationError(f'labels have shape {labels.shape} and dtype {labels.dtype}; they must '
+                          f'be integers of shape [{num_samples}], one per sample.')
+  bad = (labels < 0) | (labels >= extractor.num_classes)
+  if bad.any():
+    raise EvaluationError(f'{int(bad.sum())} labels lie outside 0..{extractor.num_classes - 1}, '
+                          f'the classes of {extractor.name} (found {labels.min()}..'
+                          f'{labels.max()}); label_agreement compares them with its predictions.')
 
 
 def reference_images(dataset: str, split: str, data_dir: str, image_size: int, num: int,
@@ -94,7 +162,10 @@ class Evaluator:
     self.metrics = metrics
     self.dataset = dataset
     self.seed = seed
-    self.extractor = features_lib.load_extractor(features_path) if features_path else None
+    try:
+      self.extractor = features_lib.load_extractor(features_path) if features_path else None
+    except (ValueError, FileNotFoundError) as e:
+      raise EvaluationError(f'the feature network {features_path!r} cannot be used: {e}') from None
     self.reference = self.reference_labels = self.reference_features = None
     self.reference_name = f'{dataset} ({dataset_split})'
     if configuration.is_point_dataset(dataset):
@@ -103,6 +174,12 @@ class Evaluator:
       self.reference, self.reference_labels = reference_images(
           dataset, dataset_split, data_dir, image_size, num_reference, seed)
       self.reference_name = f'{len(self.reference)} images of {dataset} ({dataset_split})'
+      short = {m: MIN_COUNTS[m][1] for m in metrics if len(self.reference) < MIN_COUNTS[m][1]}
+      if short:
+        raise EvaluationError(
+            f'The reference has {len(self.reference)} images ({dataset!r} holds them all, or '
+            f'num_reference={num_reference} caps them), too few for '
+            + ', '.join(f'{m} (at least {n})' for m, n in short.items()) + '.')
     if self.extractor and any(m in FEATURE_METRICS for m in metrics):
       self.reference_features = self.extractor(
           features_lib.in_batches(self.reference, self.extractor.batch_size))
@@ -111,8 +188,15 @@ class Evaluator:
                latent_dim: int = 0, labels: np.ndarray | None = None) -> Result:
     """samples: [N, H, W, C] in [-1, 1] (or [N, 2] points). generator: z [M, Z] -> images, for
     interpolation and arithmetic. labels: the labels a conditional GAN was asked for."""
+    check_samples(samples, configuration.is_point_dataset(self.dataset))
+    if labels is not None and self.extractor is not None and 'label_agreement' in self.metrics:
+      check_labels(labels, len(samples), self.extractor)
     values, protocols, images = {}, {}, {}
     n = len(samples)
+    short = {m: MIN_COUNTS[m][0] for m in self.metrics if n < MIN_COUNTS[m][0]}
+    if short:
+      raise EvaluationError(f'{n} samples are too few for '
+                            + ', '.join(f'{m} (at least {c})' for m, c in short.items()) + '.')
     generated = f'{n} generated'
     if 'modes' in self.metrics:
       values.update(toy2d.mode_statistics(samples, self.dataset))
