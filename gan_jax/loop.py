@@ -50,7 +50,7 @@ def create_or_restore(init_fn: Callable, config, workdir: str, segment: Segment,
   run_info.json with `shapes`), so a failed resume leaves the workdir as it was."""
   key = jax.random.key(config.seed)
   abstract = sharding.abstract_state(init_fn, key, segment.mesh, config.param_sharding)
-  memory.check_state_fits(abstract, jax.tree.map(lambda x: x.sharding, abstract), batch_bytes)
+  memory.check_state_fits(abstract, batch_bytes)
   if segment.is_main:
     runs.check_free_space(workdir, sum(math.prod(x.shape) * np.dtype(x.dtype).itemsize
                                        for x in jax.tree.leaves(abstract)),

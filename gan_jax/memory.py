@@ -15,9 +15,9 @@ import math
 import os
 
 import jax
-import numpy as np
 
 from gan_jax import errors
+from gan_jax import sharding
 
 _ADVICE = ('lower config.image_size, the players\' width, config.batch_size or config.latent_dim, '
            "or split the state over the devices with config.param_sharding='fsdp'")
@@ -60,20 +60,10 @@ def device_memory(device: jax.Device | None = None) -> tuple[int, str]:
   return share, f'{where}'
 
 
-def per_device_bytes(abstract_tree, shardings) -> int:
-  """Bytes of the arrays of a tree (arrays or ShapeDtypeStructs) held by one device, given
-  their shardings (a tree of jax.sharding.Sharding of the same structure)."""
-  total = 0
-  for x, sharding in zip(jax.tree.leaves(abstract_tree), jax.tree.leaves(shardings), strict=True):
-    shape = sharding.shard_shape(tuple(x.shape))
-    total += math.prod(shape) * np.dtype(x.dtype).itemsize
-  return total
-
-
-def check_state_fits(abstract_state, shardings, batch_bytes: int = 0) -> int:
-  """ConfigError when the state (plus batch_bytes of input per device) cannot fit one device;
-  returns the state's bytes per device."""
-  state = per_device_bytes(abstract_state, shardings)
+def check_state_fits(abstract_state, batch_bytes: int = 0) -> int:
+  """ConfigError when the state (ShapeDtypeStructs with their shardings, plus batch_bytes of
+  input per device) cannot fit one device; returns the state's bytes per device."""
+  state = sharding.bytes_per_device(abstract_state)
   available, where = device_memory()
   if state + batch_bytes > available:
     parameters = sum(math.prod(x.shape) for x in jax.tree.leaves(abstract_state))

@@ -9,6 +9,7 @@ FSDP_MIN_SIZE elements is split over `data` along its largest dimension that the
 needs them and reduce-scatters their gradients. The same step, less memory per device.
 """
 
+import math
 from typing import Callable, Sequence
 
 import jax
@@ -85,5 +86,7 @@ def jit_train_step(train_step: Callable, mesh: Mesh, n_critic: int = 1,
 
 
 def bytes_per_device(state) -> int:
-  """The bytes of the state held by one device (the first)."""
-  return sum(x.addressable_shards[0].data.nbytes for x in jax.tree.leaves(state))
+  """The bytes of a state held by one device: its arrays, or ShapeDtypeStructs with shardings
+  (abstract_state), each counted at the shape of one shard."""
+  return sum(math.prod(x.sharding.shard_shape(tuple(x.shape))) * np.dtype(x.dtype).itemsize
+             for x in jax.tree.leaves(state))

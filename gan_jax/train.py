@@ -35,7 +35,6 @@ from gan_jax.evaluation import evaluator as evaluator_lib
 # fold_in(seed, step) with step < 2**31 - 2).
 FIXED_Z_STREAM = 2**31 - 1
 EVAL_Z_STREAM = 2**31 - 2  # The z of periodic evaluations.
-ROLLBACKS = runs.ROLLBACKS
 
 
 def fixed_latents(gan: state_lib.GAN, num: int):
@@ -67,6 +66,7 @@ def train_and_evaluate(config, workdir: str):
     while True:
       scale = float(np.prod([r['lr_factor'] for r in rollbacks]))
       segment = loop.Segment(mesh, config, scale, changed)
+      changed = {}  # A rollback's restart changes only the learning-rate scale.
       try:
         return train_loop(_scale_learning_rates(config, scale), workdir, segment)
       except divergence.DivergenceError as e:

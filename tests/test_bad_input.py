@@ -142,8 +142,8 @@ def test_a_step_that_cannot_fit_is_refused_before_it_runs(tmp_path, monkeypatch)
   state_bytes = {}
   real_check = memory.check_state_fits
 
-  def remember(abstract, shardings, batch_bytes=0):
-    state_bytes['n'] = real_check(abstract, shardings, batch_bytes)
+  def remember(abstract, batch_bytes=0):
+    state_bytes['n'] = real_check(abstract, batch_bytes)
     return state_bytes['n']
 
   monkeypatch.setattr(memory, 'check_state_fits', remember)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gan_jax import divergence
+from gan_jax import runs
 from gan_jax import step as step_lib
 from gan_jax import train
 from gan_jax import translation as translation_lib
@@ -71,7 +72,7 @@ def test_rollback_restarts_from_the_last_checkpoint_with_lower_learning_rates(tm
   state = train.train_and_evaluate(_config(on_nonfinite='rollback'), str(tmp_path))
   assert int(state.step) == 10
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(jax.device_get(state)))
-  rollbacks = json.load(open(tmp_path / train.ROLLBACKS))
+  rollbacks = json.load(open(tmp_path / runs.ROLLBACKS))
   assert len(rollbacks) == 1 and rollbacks[0]['restart_step'] == 4
   assert rollbacks[0]['lr_factor'] == 0.5 and 'discriminator' in rollbacks[0]['diverged']
   assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['10', '4', '8']
@@ -82,4 +83,4 @@ def test_rollbacks_are_limited(tmp_path, monkeypatch):
   config = _config(on_nonfinite='rollback', max_rollbacks=0)
   with pytest.raises(divergence.DivergenceError):
     train.train_and_evaluate(config, str(tmp_path))
-  assert not os.path.exists(tmp_path / train.ROLLBACKS)
+  assert not os.path.exists(tmp_path / runs.ROLLBACKS)

@@ -31,7 +31,8 @@ def _free_port() -> int:
 
 def _start_two_processes(workdir, **overrides):
   port = _free_port()
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4')
+  env = dict(os.environ, XLA_FLAGS=os.environ['XLA_FLAGS'].replace(
+      '--xla_force_host_platform_device_count=8', '--xla_force_host_platform_device_count=4'))
   flags = ['--config=configs/dcgan.py', f'--workdir={workdir}', '--config.image_size=16',
            '--config.batch_size=16', '--config.generator.width=8',
            '--config.discriminator.width=8', '--config.num_sample_images=16',
