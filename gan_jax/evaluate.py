@@ -108,9 +108,9 @@ def _evaluate():
       if 'labels' in arrays:
         labels = arrays['labels'][:_NUM_SAMPLES.value]
       image_size = samples.shape[1] if samples.ndim == 4 else 0
+    # The counts of a samples file are checked with its samples (Evaluator.evaluate).
     evaluator_lib.check_request(metrics, reference, _FEATURES.value,
-                                min(_NUM_SAMPLES.value, len(samples)) if not _WORKDIR.value
-                                else _NUM_SAMPLES.value, '--num_samples')
+                                _NUM_SAMPLES.value if _WORKDIR.value else None, '--num_samples')
     evaluator = evaluator_lib.Evaluator(
         metrics, reference, _FEATURES.value, split, data_dir, image_size,
         num_reference=_NUM_REFERENCE.value, seed=_SEED.value)

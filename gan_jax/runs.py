@@ -81,6 +81,11 @@ def prepare(workdir: str, is_main: bool = True) -> None:
   if not isinstance(workdir, str) or not workdir.strip():
     raise errors.WorkdirError(f'--workdir={workdir!r} is empty; name the directory for the run\'s '
                               'checkpoints, logs and samples, e.g. --workdir=workdirs/dcgan.')
+  if '://' in workdir:
+    raise errors.WorkdirError(
+        f'--workdir={workdir} is a URL, but gan_jax writes its workdir through the filesystem, so '
+        'it would land in a local folder named after the URL and be lost with the machine. Mount '
+        'the bucket on every host (e.g. gcsfuse BUCKET /mnt/BUCKET) and pass the mounted path.')
   _make_dir(workdir, 'the workdir')
   if not is_main:
     return

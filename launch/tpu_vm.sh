@@ -10,14 +10,16 @@
 #            Puts the code in ~/gan_jax on every worker (a copy of the local checkout PATH,
 #            default this one, or a clone of GIT_URL), makes ~/gan_jax_venv with --python
 #            (apt-installed if missing) and pip-installs gan_jax with jax[tpu] into it.
-#   run      --config CONFIG --workdir gs://BUCKET/DIR [--detach] [-- TRAINING FLAGS]
+#   run      --config CONFIG --workdir DIR [--detach] [-- TRAINING FLAGS]
 #            Runs python -m gan_jax.main --config=CONFIG --workdir=DIR --distributed FLAGS
 #            on all workers at once; output streams here and is appended to
 #            ~/gan_jax_logs/train.log on each worker (closing the connection stops it).
 #            --detach starts it under nohup instead, writing only to the log, and returns.
 #            CONFIG is relative to the repo.
-#            Every worker writes to the workdir, so on a multi-host slice it must be shared
-#            (a gs:// path). Rerunning the same command resumes from the latest checkpoint.
+#            Every worker writes to the workdir, so on a multi-host slice it must be storage
+#            they all mount at the same path (a bucket mounted with gcsfuse on every worker,
+#            or a Filestore share); gan_jax writes through the filesystem and refuses gs:// URLs.
+#            Rerunning the same command resumes from the latest checkpoint.
 #   logs     [--worker 0|N|all] [--lines 100] [--follow]
 #            Shows the end of train.log on a worker (default 0, the one that logs metrics).
 #   delete   [--queued]
@@ -29,7 +31,7 @@
 #   launch/tpu_vm.sh create --name gan --zone us-west4-a --accelerator-type v5litepod-8
 #   launch/tpu_vm.sh install --name gan --zone us-west4-a
 #   launch/tpu_vm.sh run --name gan --zone us-west4-a --config configs/dcgan.py \
-#       --workdir gs://my-bucket/dcgan -- --config.total_steps=20000
+#       --workdir /mnt/my-bucket/dcgan -- --config.total_steps=20000
 #   launch/tpu_vm.sh delete --name gan --zone us-west4-a
 
 set -euo pipefail
@@ -117,9 +119,12 @@ case $cmd in
     ;;
   run)
     [[ -n $config ]] || die "--config is required for run (e.g. --config configs/dcgan.py)"
-    [[ -n $workdir ]] || die "--workdir is required for run (e.g. --workdir gs://BUCKET/dcgan)"
-    [[ $workdir == gs://* ]] || echo "tpu_vm.sh: warning: --workdir $workdir is not a gs:// path;" \
-      "on a multi-host slice every worker must write to the same shared directory." >&2
+    [[ -n $workdir ]] || die "--workdir is required for run (e.g. --workdir /mnt/BUCKET/dcgan)"
+    [[ $workdir != *://* ]] || die "--workdir $workdir is a URL; gan_jax writes through the" \
+      "filesystem: mount the bucket on every worker (gcsfuse) and give the mounted path"
+    [[ $workdir == /* ]] || echo "tpu_vm.sh: warning: --workdir $workdir is relative to" \
+      "the checkout on each worker; on a multi-host slice every worker must write to the same" \
+      "shared directory." >&2
     train=(-m gan_jax.main "--config=$config" "--workdir=$workdir" --distributed
       ${train_flags[@]+"${train_flags[@]}"})
     start="mkdir -p ~/gan_jax_logs && cd ~/gan_jax && export PYTHONUNBUFFERED=1 &&"

@@ -42,3 +42,15 @@ def pytest_sessionfinish(session, exitstatus):
   if os.path.basename(cache).startswith('gan_jax_test_xla_cache_'):
     import shutil  # pylint: disable=g-import-not-at-top
     shutil.rmtree(cache, ignore_errors=True)
+
+
+# The files that take longest, started first: the two test processes each take files as they
+# finish others (xdist's loadfile), so a long file taken last would leave the other idle.
+LONGEST_FIRST = ('test_notebooks.py', 'test_multiprocess.py', 'test_evaluation.py',
+                 'test_preemption.py', 'test_readme.py', 'test_train_translation.py',
+                 'test_semisupervised.py', 'test_sngan.py', 'test_translation.py', 'test_step.py')
+
+
+def pytest_collection_modifyitems(items):
+  rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+  items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

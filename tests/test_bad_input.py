@@ -85,9 +85,13 @@ def _cgan(dataset):
 
 
 def test_every_label_is_checked_in_its_own_dtype(tmp_path):
-  labels = np.concatenate([np.arange(2000) % 10, np.full(6000, 57)])  # Only the first 2,000 valid.
+  # Valid labels on the 2,000 records a check of a sample spread over the data would read, 57 on
+  # the other 6,000 (before, such a file trained with all-zero one-hot labels).
+  labels = np.full(8000, 57)
+  sampled = np.linspace(0, 7999, 2000).astype(int)
+  labels[sampled] = np.arange(2000) % 10
   with pytest.raises(configuration.ConfigError, match='6000 of the 8000 labels .* lie outside '
-                     '0..9 .found 0..57, e.g. record 2000'):
+                     '0..9 .found 0..57, e.g. record 1.'):
     data.make_pipeline(_cgan(_npz(tmp_path, labels)))
   with pytest.raises(data.DatasetError, match='are not class indices .found 3..4294967299'):
     data.make_pipeline(_cgan(_npz(tmp_path, np.array([2**32 + 3, 3] * 8, np.int64))))

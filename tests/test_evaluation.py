@@ -43,14 +43,14 @@ def _encode(digits, size=4):
 @pytest.fixture(scope='module')
 def tiny_classifier(tmp_path_factory, mnist8k_path):
   path = str(tmp_path_factory.mktemp('classifier') / 'cnn.npz')
-  metadata = classifier.train_classifier(f'npz:{mnist8k_path}', path, steps=120, held_out=500,
+  metadata = classifier.train_classifier(f'npz:{mnist8k_path}', path, steps=60, held_out=500,
                                          log=lambda _: None)
   return path, metadata
 
 
 def test_classifier_learns_and_loads_as_a_feature_extractor(tiny_classifier, mnist8k_path):
   path, metadata = tiny_classifier
-  assert metadata['held_out_accuracy'] > 0.85  # 120 steps; the full 3,000 reach 99.3%.
+  assert metadata['held_out_accuracy'] > 0.85  # 60 steps (0.90 here); 3,000 reach 99.3%.
   extractor = features_lib.load_extractor(path)
   images = sources.load_npz(mnist8k_path)['image'][:8].astype(np.float32) / 127.5 - 1
   features, logits = extractor([images])

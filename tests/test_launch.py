@@ -110,7 +110,7 @@ def test_tpu_create_dry_run():
 
 def test_tpu_run_dry_run_passes_flags_through_a_real_shell(tmp_path):
   (ssh,) = commands(launch('tpu_vm.sh', 'run', *TPU, '--config', 'configs/dcgan.py',
-                           '--workdir', 'gs://bucket/run 1', '--dry-run', '--', *TRICKY).stdout)
+                           '--workdir', '/mnt/bucket/run 1', '--dry-run', '--', *TRICKY).stdout)
   assert ssh[:7] == ['gcloud', 'compute', 'tpus', 'tpu-vm', 'ssh', 'gan-test', '--zone=us-west4-a']
   assert '--worker=all' in ssh
   (remote,) = [a.removeprefix('--command=') for a in ssh if a.startswith('--command=')]
@@ -121,7 +121,7 @@ def test_tpu_run_dry_run_passes_flags_through_a_real_shell(tmp_path):
   subprocess.run(['bash', '-c', remote], cwd=tmp_path, env=env, check=True, timeout=30,
                  capture_output=True)
   assert recorded_args(tmp_path / 'args') == [
-      '-m', 'gan_jax.main', '--config=configs/dcgan.py', '--workdir=gs://bucket/run 1',
+      '-m', 'gan_jax.main', '--config=configs/dcgan.py', '--workdir=/mnt/bucket/run 1',
       '--distributed', *TRICKY]
   log = (tmp_path / 'gan_jax_logs/train.log').read_text()
   assert f'fake python in {tmp_path / "gan_jax"}' in log
@@ -134,7 +134,7 @@ def test_tpu_run_dry_run_passes_flags_through_a_real_shell(tmp_path):
 
 def test_tpu_run_detach_returns_while_training_goes_on(tmp_path):
   (ssh,) = commands(launch('tpu_vm.sh', 'run', *TPU, '--config=configs/dcgan.py',
-                           '--workdir=gs://b', '--detach', '--dry-run', '--', *TRICKY).stdout)
+                           '--workdir=/mnt/b', '--detach', '--dry-run', '--', *TRICKY).stdout)
   remote = ssh[-1].removeprefix('--command=')
   (tmp_path / 'gan_jax').mkdir()
   release = tmp_path / 'release'
@@ -151,7 +151,7 @@ def test_tpu_run_detach_returns_while_training_goes_on(tmp_path):
       break
     time.sleep(0.05)
   assert recorded_args(tmp_path / 'args') == [
-      '-m', 'gan_jax.main', '--config=configs/dcgan.py', '--workdir=gs://b', '--distributed',
+      '-m', 'gan_jax.main', '--config=configs/dcgan.py', '--workdir=/mnt/b', '--distributed',
       *TRICKY]
 
 
@@ -192,7 +192,7 @@ def test_tpu_real_commands_are_the_dry_run_ones(tmp_path):
                                    'printf "%s\\0" "$@" > "$CALLS/$i"\n')
   env = stub_env(tmp_path, CALLS=str(calls), TMPDIR=str(tmp_path))
   for args in [('create', *TPU, '--spot'),
-               ('run', *TPU, '--config=configs/dcgan.py', '--workdir=gs://b/r', '--', *TRICKY),
+               ('run', *TPU, '--config=configs/dcgan.py', '--workdir=/mnt/b/r', '--', *TRICKY),
                ('install', *TPU)]:
     expected = [c for c in commands(launch('tpu_vm.sh', '--dry-run', *args, env=env).stdout)
                 if c[0] == 'gcloud']
@@ -207,7 +207,8 @@ def test_tpu_real_commands_are_the_dry_run_ones(tmp_path):
     (('create', '--zone', 'z'), '--name is required'),
     (('create', '--name', 'n'), '--zone is required'),
     (('run', *TPU, '--config', 'configs/dcgan.py'), '--workdir is required'),
-    (('run', *TPU, '--workdir', 'gs://b'), '--config is required'),
+    (('run', *TPU, '--workdir', '/mnt/b'), '--config is required'),
+    (('run', *TPU, '--config', 'configs/dcgan.py', '--workdir', 'gs://b/r'), 'is a URL'),
     (('launch', *TPU), "unknown command 'launch'"),
     ((*TPU,), 'give a command'),
     (('create', *TPU, '--colour', 'red'), 'unknown option --colour'),

@@ -63,6 +63,8 @@ def test_unwritable_workdirs_are_refused_before_compiling(tmp_path, no_compiling
     train.train_and_evaluate(_config(), str(workdir))
   with pytest.raises(errors.WorkdirError, match='is empty'):
     train.train_and_evaluate(_config(), '')
+  with pytest.raises(errors.WorkdirError, match='is a URL.*Mount the bucket'):
+    train.train_and_evaluate(_config(), 'gs://bucket/run')  # Would be a local folder 'gs:'.
 
 
 def test_a_failed_save_ends_the_run_at_once_with_a_clear_error(tmp_path):
