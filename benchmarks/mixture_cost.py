@@ -43,11 +43,12 @@ def measure(args, components, grouped):
   import jax
   import numpy as np
   from gan_jax import configuration, state as state_lib, step as step_lib
+  from gan_jax.data import sources
   from gan_jax.models import convolutions
   path, _, arg = args.config.partition(':')
   config = configuration.from_file(os.path.join(REPO, path), arg)
   config.mixture_components = components
-  shape = (2,) if configuration.is_point_dataset(config.dataset) else (
+  shape = (2,) if sources.is_point_dataset(config.dataset) else (
       args.image_size, args.image_size, args.channels)
   if len(shape) == 3:
     config.image_size = args.image_size

@@ -18,6 +18,8 @@ import optax
 from gan_jax import errors
 from gan_jax import losses
 from gan_jax import models
+from gan_jax.data import sources
+from gan_jax.evaluation import evaluator
 
 OPTIMIZERS = ('adam', 'adamw', 'rmsprop', 'sgd', 'lion')
 LR_SCHEDULES = ('constant', 'linear_decay', 'constant_then_linear_decay')
@@ -30,7 +32,6 @@ TRANSLATION_DATA = {
 MAX_STEPS = 2**31 - 3  # Train steps are fold_in(seed, step); 2**31 - 2 and - 1 are other streams.
 MAX_SAMPLE_IMAGES = 10_000
 OFFLINE_DATASETS = ('ring8', 'grid25', 'digits', 'npz:PATH')
-POINT_DATASETS = ('ring8', 'grid25')
 
 
 ConfigError = errors.ConfigError
@@ -209,10 +210,6 @@ def check_override_keys(config: ml_collections.ConfigDict, keys: Sequence[str]) 
                         'of gan_jax.configuration.base_config() (README, "Useful keys").')
 
 
-def is_point_dataset(dataset: str) -> bool:
-  return dataset in POINT_DATASETS
-
-
 def _fail(key, value, allowed):
   raise ConfigError(f'config.{key}={value!r} is not allowed: {allowed}.')
 
@@ -263,7 +260,6 @@ def _check_finite(config, prefix: str = '') -> None:
 
 
 def _check_evals(config):
-  from gan_jax.evaluation import evaluator  # pylint: disable=g-import-not-at-top (a cycle)
   evals = config.evals
   unknown = sorted(set(evals.keys()) - set(base_config().evals.keys()))
   if unknown:
@@ -349,7 +345,7 @@ def _check_translation(config) -> None:
       build(config[role])
     except ValueError as e:
       raise ConfigError(str(e)) from None
-  if not isinstance(config.dataset, str) or not config.dataset or is_point_dataset(config.dataset):
+  if not isinstance(config.dataset, str) or not config.dataset or sources.is_point_dataset(config.dataset):
     _fail('dataset', config.dataset, 'translation needs an image dataset (npz:PATH, digits or a '
           'TFDS image dataset)')
 
@@ -488,7 +484,7 @@ def validate(config, num_data_shards: int = 1) -> None:
   if not isinstance(config.dataset, str) or not config.dataset:
     _fail('dataset', config.dataset, f'name an offline dataset {list(OFFLINE_DATASETS)} or a '
           'TFDS image dataset')
-  if is_point_dataset(config.dataset):
+  if sources.is_point_dataset(config.dataset):
     for role in ('generator', 'discriminator'):
       if config[role].name != 'mlp':
         _fail(f'{role}.name', config[role].name,

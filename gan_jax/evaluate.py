@@ -20,7 +20,6 @@ import numpy as np
 from absl import app, flags
 
 from gan_jax import cli
-from gan_jax import configuration
 from gan_jax import errors
 from gan_jax import reporting
 from gan_jax import sample as sample_lib
@@ -100,9 +99,9 @@ def _evaluate():
         cli.fail(f'{_SAMPLES.value} has arrays {sorted(arrays)}, no "samples" (write it '
                  'with python -m gan_jax.sample or np.savez(path, samples=[N, H, W, C] in [-1, 1])).')
       samples = arrays['samples'][:_NUM_SAMPLES.value]
-      if samples.ndim == 3 and not configuration.is_point_dataset(reference):
+      if samples.ndim == 3 and not sources.is_point_dataset(reference):
         samples = samples[..., None]  # [N, H, W]: one channel, as npz datasets.
-      evaluator_lib.check_samples(samples, configuration.is_point_dataset(reference),
+      evaluator_lib.check_samples(samples, sources.is_point_dataset(reference),
                                   from_file=True)
       samples = samples.astype(np.float32)
       if 'labels' in arrays:

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 from PIL import Image
 
-from gan_jax import configuration
+from gan_jax import errors
 from gan_jax.data import sources
 
 
@@ -66,18 +66,18 @@ def check_labels(source, dataset: str, num_classes: int) -> None:
   if labels is None:  # TFDS: the ClassLabel's count bounds every label.
     count = getattr(source, 'num_label_classes', 0)
     if count > num_classes:
-      raise configuration.ConfigError(
+      raise errors.ConfigError(
           f'config.num_classes={num_classes} but dataset {dataset!r} has {count} classes (labels '
           f'0..{count - 1}); set num_classes to {count}.')
     if count < num_classes:
-      raise configuration.ConfigError(
+      raise errors.ConfigError(
           f'config.num_classes={num_classes} but dataset {dataset!r} has {count} classes, so '
           f'classes {count}..{num_classes - 1} have no images; set num_classes to {count}.')
     return
   labels = np.asarray(labels)
   outside = (labels < 0) | (labels >= num_classes)
   if outside.any():
-    raise configuration.ConfigError(
+    raise errors.ConfigError(
         f'config.num_classes={num_classes} but {int(outside.sum())} of the {len(labels)} labels of '
         f'dataset {dataset!r} lie outside 0..{num_classes - 1} (found {labels.min()}..'
         f'{labels.max()}, e.g. record {int(np.argmax(outside))}); '
@@ -85,7 +85,7 @@ def check_labels(source, dataset: str, num_classes: int) -> None:
            if labels.min() >= 0 else 'labels must be 0..K-1.'))
   missing = sorted(set(range(num_classes)) - set(np.unique(labels).tolist()))
   if missing:
-    raise configuration.ConfigError(
+    raise errors.ConfigError(
         f'config.num_classes={num_classes} but dataset {dataset!r} has no records of classes '
         f'{missing[:10]}{"..." if len(missing) > 10 else ""}; set num_classes to the number of '
         'classes the labels use (0..K-1, each with records).')
@@ -97,13 +97,13 @@ def training_records(config, num_records: int, process_count: int = 1) -> int:
   of the records and of every batch)."""
   num_train = num_records - config.holdout_examples
   if config.holdout_examples >= num_records:
-    raise configuration.ConfigError(
+    raise errors.ConfigError(
         f'config.holdout_examples={config.holdout_examples} holds out all {num_records} records of '
         f'{config.dataset!r}, leaving none to train on; hold out fewer.')
   if num_train // process_count < config.batch_size // process_count:
     held = (f' after config.holdout_examples={config.holdout_examples} held out'
             if config.holdout_examples else '')
-    raise configuration.ConfigError(
+    raise errors.ConfigError(
         f'config.batch_size={config.batch_size} is more than the {num_train} records of '
         f'{config.dataset!r} left to train on{held}'
         f'{f" (split over {process_count} processes)" if process_count > 1 else ""}: one batch '
@@ -148,7 +148,7 @@ def this_process(config, process_index: int | None, process_count: int | None) -
   process_index = jax.process_index() if process_index is None else process_index
   process_count = jax.process_count() if process_count is None else process_count
   if config.batch_size % process_count:
-    raise configuration.ConfigError(
+    raise errors.ConfigError(
         f'config.batch_size={config.batch_size} must be divisible by the {process_count} processes.')
   return process_index, process_count
 
@@ -188,7 +188,7 @@ def make_pipeline(config, process_index: int | None = None,
                                          'labelled_label': labelled[i]['label']})
   ds = ds[process_index::process_count]
   first = source[0]['image']
-  if configuration.is_point_dataset(config.dataset):
+  if sources.is_point_dataset(config.dataset):
     data_shape = tuple(first.shape)
   else:
     size = config.image_size

@@ -37,6 +37,11 @@ MIXTURE_TRAIN_POINTS = 100_000  # A fixed training set drawn once (seed 0), as i
 DatasetError = errors.DatasetError
 
 
+def is_point_dataset(dataset: str) -> bool:
+  """Whether config.dataset names 2-D points (the mixtures) rather than images."""
+  return dataset in MIXTURES
+
+
 class ArraySource:
   """A grain random-access source over in-memory arrays that share their first dimension."""
 

@@ -26,7 +26,7 @@ import grain
 import numpy as np
 from PIL import Image
 
-from gan_jax import configuration
+from gan_jax import errors
 from gan_jax.data import pipeline as pipeline_lib
 from gan_jax.data import sources
 
@@ -137,7 +137,7 @@ def _sources(config):
   size = config.image_size
   if t.data == 'paired':
     if not config.dataset.startswith('npz:'):
-      raise configuration.ConfigError(
+      raise errors.ConfigError(
           f"config.dataset={config.dataset!r}: translation.data='paired' reads an npz of "
           "`inputs` and `images` (config.dataset='npz:PATH').")
     source = _paired_npz(config.dataset[len('npz:'):])

@@ -19,7 +19,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from gan_jax import configuration
 from gan_jax import errors
 from gan_jax.data import pipeline as pipeline_lib
 from gan_jax.data import sources
@@ -63,7 +62,7 @@ def check_request(metrics: tuple[str, ...], dataset: str, features_path: str,
                   num_samples: int | None = None, what: str = 'num_samples') -> None:
   """The cheap checks (no files read): which metrics fit the data and need features, and (when
   given) whether num_samples generated samples are enough for each (`what` names the setting)."""
-  points = configuration.is_point_dataset(dataset)
+  points = sources.is_point_dataset(dataset)
   if num_samples is not None:
     short = {m: MIN_COUNTS[m][0] for m in metrics if num_samples < MIN_COUNTS[m][0]}
     if short:
@@ -168,7 +167,7 @@ class Evaluator:
       raise EvaluationError(f'the feature network {features_path!r} cannot be used: {e}') from None
     self.reference = self.reference_labels = self.reference_features = None
     self.reference_name = f'{dataset} ({dataset_split})'
-    if configuration.is_point_dataset(dataset):
+    if sources.is_point_dataset(dataset):
       return
     if any(m in FEATURE_METRICS + PIXEL_METRICS for m in metrics):
       self.reference, self.reference_labels = reference_images(
@@ -188,7 +187,7 @@ class Evaluator:
                latent_dim: int = 0, labels: np.ndarray | None = None) -> Result:
     """samples: [N, H, W, C] in [-1, 1] (or [N, 2] points). generator: z [M, Z] -> images, for
     interpolation and arithmetic. labels: the labels a conditional GAN was asked for."""
-    check_samples(samples, configuration.is_point_dataset(self.dataset))
+    check_samples(samples, sources.is_point_dataset(self.dataset))
     if labels is not None and self.extractor is not None and 'label_agreement' in self.metrics:
       check_labels(labels, len(samples), self.extractor)
     values, protocols, images = {}, {}, {}
