@@ -46,9 +46,10 @@ def pytest_sessionfinish(session, exitstatus):
 
 # The files that take longest, started first: the two test processes each take files as they
 # finish others (xdist's loadfile), so a long file taken last would leave the other idle.
-LONGEST_FIRST = ('test_notebooks.py', 'test_multiprocess.py', 'test_evaluation.py',
-                 'test_preemption.py', 'test_readme.py', 'test_train_translation.py',
-                 'test_semisupervised.py', 'test_sngan.py', 'test_translation.py', 'test_step.py')
+LONGEST_FIRST = ('test_step.py', 'test_evaluation.py', 'test_notebooks.py', 'test_multiprocess.py',
+                 'test_train.py', 'test_preemption.py', 'test_sngan.py', 'test_train_translation.py',
+                 'test_convolutions.py', 'test_conditional.py', 'test_semisupervised.py',
+                 'test_translation.py', 'test_models.py')
 
 
 def pytest_collection_modifyitems(items):

@@ -40,6 +40,16 @@ def test_config_files_that_cannot_load_are_named(tmp_path):
     configuration.from_file(empty)
 
 
+def test_overrides_of_keys_the_config_does_not_have_name_the_closest():
+  config = load_config('dcgan.py')
+  configuration.check_override_keys(config, ['batch_size', 'generator.width', 'evals.every'])
+  with pytest.raises(configuration.ConfigError, match="--config.generator.widht: config.generator "
+                     "has no key 'widht'; did you mean 'width'?"):
+    configuration.check_override_keys(config, ['generator.widht'])
+  with pytest.raises(configuration.ConfigError, match="the config has no key 'bogus'"):
+    configuration.check_override_keys(config, ['bogus'])
+
+
 def _error(**overrides):
   config = load_config('dcgan.py')
   for key, value in overrides.items():
