@@ -13,6 +13,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from gan_jax import cli
 from gan_jax import configuration
 from gan_jax import errors
 from gan_jax import train
@@ -74,8 +75,7 @@ def parse_flags(argv: list[str]) -> list[str]:
       configuration.check_override_keys(config, _override_keys(argv))
     return flags.FLAGS(argv)
   except errors.Error as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
+    cli.fail(str(e))
   except flags.Error as e:
     message = str(e)
     if config is not None and message.startswith('flag --config.'):  # A value of the wrong type.
@@ -84,8 +84,7 @@ def parse_flags(argv: list[str]) -> list[str]:
       for part in key.split('.'):
         value = value[part]
       message += f' (config.{key} is of type {type(value).__name__}, e.g. its default {value!r})'
-    print(f'error: {message}', file=sys.stderr)
-    sys.exit(2)
+    cli.fail(message)
 
 
 def main(argv):

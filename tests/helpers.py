@@ -1,6 +1,7 @@
 """Loading config files the way the command line does."""
 
 import pathlib
+import time
 
 from gan_jax import configuration
 
@@ -32,3 +33,12 @@ def small(config, **overrides):
   config.num_sample_images = 16
   config.update(overrides)
   return config
+
+
+def wait_until(process, done, timeout: float = 120, poll: float = 0.05) -> None:
+  """Waits until done() while `process` (a subprocess.Popen of a training run) runs; fails the
+  test with its stderr if it ends first or the timeout passes."""
+  deadline = time.time() + timeout
+  while not done():
+    assert process.poll() is None and time.time() < deadline, process.communicate()[1][-3000:]
+    time.sleep(poll)

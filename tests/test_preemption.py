@@ -16,7 +16,7 @@ import pytest
 
 from gan_jax import preemption
 from gan_jax import train
-from tests.helpers import REPO, load_config
+from tests.helpers import REPO, load_config, wait_until
 
 
 def test_sigterm_stops_with_a_checkpoint_and_the_run_resumes(tmp_path):
@@ -28,10 +28,8 @@ def test_sigterm_stops_with_a_checkpoint_and_the_run_resumes(tmp_path):
   process = subprocess.Popen([sys.executable, '-m', 'gan_jax.main', *flags], cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   metrics = workdir / 'metrics.jsonl'
-  deadline = time.time() + 120
-  while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 5):
-    assert process.poll() is None and time.time() < deadline, process.communicate()[1][-3000:]
-    time.sleep(0.2)
+  wait_until(process, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 5,
+             poll=0.2)
   # Preemption notices often come more than once: later signals, during the final save or
   # before it, must not kill the process and lose the checkpoint the log promises.
   for delay in (0.0, 0.02, 0.05, 0.1, 0.2, 0.4):
@@ -88,10 +86,7 @@ def test_kill_9_at_a_random_moment_then_resume_equals_an_uninterrupted_run(tmp_p
   process = subprocess.Popen([sys.executable, '-m', 'gan_jax.main', *flags], cwd=REPO,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   metrics = workdir / 'metrics.jsonl'
-  deadline = time.time() + 120
-  while not (metrics.exists() and metrics.read_text().count('\n') >= 2):
-    assert process.poll() is None and time.time() < deadline, process.communicate()[1][-3000:]
-    time.sleep(0.05)
+  wait_until(process, lambda: metrics.exists() and metrics.read_text().count('\n') >= 2)
   time.sleep(random.Random(os.getpid()).uniform(0.0, 1.5))  # A moment the test does not choose.
   process.kill()
   process.wait()

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from gan_jax import loop
 from gan_jax import runs
 from gan_jax import sample as sample_lib
 from gan_jax import train
-from tests.helpers import REPO, load_config, small
+from tests.helpers import REPO, load_config, small, wait_until
 
 
 def _config(**overrides):
@@ -79,10 +78,8 @@ def test_a_failed_save_ends_the_run_at_once_with_a_clear_error(tmp_path):
   process = subprocess.Popen([sys.executable, '-m', 'gan_jax.main', *flags], cwd=REPO,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   checkpoints = workdir / 'checkpoints'
-  deadline = time.time() + 120
-  while not (checkpoints.is_dir() and any(p.name.isdigit() for p in checkpoints.iterdir())):
-    assert process.poll() is None and time.time() < deadline, process.communicate()[1][-3000:]
-    time.sleep(0.05)
+  wait_until(process, lambda: checkpoints.is_dir() and any(p.name.isdigit()
+                                                          for p in checkpoints.iterdir()))
   checkpoints.rename(workdir / 'checkpoints_moved')
   checkpoints.write_text('')
   try:

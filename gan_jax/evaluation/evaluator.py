@@ -64,11 +64,10 @@ def check_request(metrics: tuple[str, ...], dataset: str, features_path: str,
   given) whether num_samples generated samples are enough for each (`what` names the setting)."""
   points = sources.is_point_dataset(dataset)
   if num_samples is not None:
-    short = {m: MIN_COUNTS[m][0] for m in metrics if num_samples < MIN_COUNTS[m][0]}
+    short, needed = _too_few(metrics, num_samples, side=0)
     if short:
-      raise EvaluationError(f'{what}={num_samples} is too few samples for '
-                            + ', '.join(f'{m} (at least {n})' for m, n in short.items())
-                            + f'; evaluate at least {max(short.values())} samples.')
+      raise EvaluationError(f'{what}={num_samples} is too few samples for {short}; evaluate at '
+                            f'least {needed} samples.')
   for name in metrics:
     if points != (name in POINT_METRICS):
       raise EvaluationError(
@@ -78,6 +77,13 @@ def check_request(metrics: tuple[str, ...], dataset: str, features_path: str,
       raise EvaluationError(
           f'Metric {name!r} needs a feature extractor: give a weights file (a classifier from '
           '`python -m gan_jax.evaluate train-classifier`, or converted InceptionV3 weights).')
+
+
+def _too_few(metrics, count: int, side: int) -> tuple[str, int]:
+  """('fid (at least 2), pr (at least 4)', 4) for the metrics that need more than `count`
+  generated samples (side 0) or reference images (side 1); ('', 0) when none does."""
+  short = {m: MIN_COUNTS[m][side] for m in metrics if count < MIN_COUNTS[m][side]}
+  return ', '.join(f'{m} (at least {n})' for m, n in short.items()), max(short.values(), default=0)
 
 
 def check_samples(samples: np.ndarray, points: bool, from_file: bool = False) -> None:
@@ -173,12 +179,11 @@ class Evaluator:
       self.reference, self.reference_labels = reference_images(
           dataset, dataset_split, data_dir, image_size, num_reference, seed)
       self.reference_name = f'{len(self.reference)} images of {dataset} ({dataset_split})'
-      short = {m: MIN_COUNTS[m][1] for m in metrics if len(self.reference) < MIN_COUNTS[m][1]}
+      short, _ = _too_few(metrics, len(self.reference), side=1)
       if short:
         raise EvaluationError(
             f'The reference has {len(self.reference)} images ({dataset!r} holds them all, or '
-            f'num_reference={num_reference} caps them), too few for '
-            + ', '.join(f'{m} (at least {n})' for m, n in short.items()) + '.')
+            f'num_reference={num_reference} caps them), too few for {short}.')
     if self.extractor and any(m in FEATURE_METRICS for m in metrics):
       self.reference_features = self.extractor(
           features_lib.in_batches(self.reference, self.extractor.batch_size))
@@ -192,10 +197,9 @@ class Evaluator:
       check_labels(labels, len(samples), self.extractor)
     values, protocols, images = {}, {}, {}
     n = len(samples)
-    short = {m: MIN_COUNTS[m][0] for m in self.metrics if n < MIN_COUNTS[m][0]}
+    short, _ = _too_few(self.metrics, n, side=0)
     if short:
-      raise EvaluationError(f'{n} samples are too few for '
-                            + ', '.join(f'{m} (at least {c})' for m, c in short.items()) + '.')
+      raise EvaluationError(f'{n} samples are too few for {short}.')
     generated = f'{n} generated'
     if 'modes' in self.metrics:
       values.update(toy2d.mode_statistics(samples, self.dataset))
