@@ -42,7 +42,8 @@ def parse_args():
 def measure(args, components, grouped):
   import jax
   import numpy as np
-  from gan_jax import configuration, state as state_lib, step as step_lib
+  from gan_jax import configuration
+  from gan_jax.games import gan_game, gan_step
   from gan_jax.data import sources
   from gan_jax.models import convolutions
   path, _, arg = args.config.partition(':')
@@ -52,7 +53,7 @@ def measure(args, components, grouped):
       args.image_size, args.image_size, args.channels)
   if len(shape) == 3:
     config.image_size = args.image_size
-  gan = state_lib.build_gan(config, shape)
+  gan = gan_game.build_gan(config, shape)
   state = jax.jit(gan.init)(jax.random.key(0))
   images = np.random.default_rng(0).uniform(-1, 1, (config.batch_size * config.n_critic,) + shape)
   batch = {'image': jax.numpy.asarray(images, jax.numpy.float32)}
@@ -61,7 +62,7 @@ def measure(args, components, grouped):
   convolutions.stacked_kernels = patch  # Read when the step is traced, below.
   try:
     start = time.perf_counter()
-    compiled = jax.jit(step_lib.make_train_step(gan)).lower(state, batch).compile()
+    compiled = jax.jit(gan_step.make_train_step(gan)).lower(state, batch).compile()
     compile_s = time.perf_counter() - start
   finally:
     convolutions.stacked_kernels = original

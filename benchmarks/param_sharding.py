@@ -39,9 +39,8 @@ def main():
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   # pylint: disable=g-import-not-at-top (JAX must start after XLA_FLAGS is set)
-  from gan_jax import configuration, sharding, translation
-  from gan_jax import state as state_lib
-  from gan_jax import step as step_lib
+  from gan_jax import configuration, sharding
+  from gan_jax.games import gan_game, gan_step, translation, translation_game
 
   mesh = sharding.make_mesh()
   print(f'| config | sharding | state MB per device | of the replicated | step s ({args.devices} '
@@ -54,14 +53,12 @@ def main():
     size = config.image_size
     rng = np.random.default_rng(0)
     if config.task == 'gan':
-      model = state_lib.build_gan(config, (size, size, 3))
-      make_step = step_lib.make_train_step(model)
-      batch = {'image': rng.uniform(-1, 1, (config.n_critic, config.batch_size, size, size, 3)
+      model = gan_game.build_gan(config, (size, size, 3))
+      make_step = gan_step.make_train_step(model)
+      batch = {'image': rng.uniform(-1, 1, (config.n_critic * config.batch_size, size, size, 3)
                                     ).astype(np.float32)}
-      if config.n_critic == 1:
-        batch = {'image': batch['image'][0]}
     else:
-      model = translation.build_translation(config, (size, size, 3), (size, size, 3))
+      model = translation_game.build_translation(config, (size, size, 3), (size, size, 3))
       make_step = translation.make_train_step(model)
       batch = {k: rng.uniform(-1, 1, (config.batch_size, size, size, 3)).astype(np.float32)
                for k in 'ab'}
@@ -74,11 +71,9 @@ def main():
       if args.no_step:
         print(f'{row} not run |', flush=True)
         continue
-      step = sharding.jit_train_step(make_step, mesh, config.n_critic if config.task == 'gan'
-                                     else 1, state_sharding=jax.tree.map(lambda x: x.sharding,
-                                                                         state))
-      batch_on_mesh = sharding.global_batch(
-          batch, sharding.batch_sharding(mesh, config.n_critic if config.task == 'gan' else 1))
+      step = sharding.jit_train_step(make_step, mesh,
+                                     state_sharding=jax.tree.map(lambda x: x.sharding, state))
+      batch_on_mesh = sharding.global_batch(batch, sharding.batch_sharding(mesh))
       state, _ = step(state, batch_on_mesh)  # Compiles.
       jax.block_until_ready(state)
       start = time.perf_counter()

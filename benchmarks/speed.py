@@ -116,7 +116,8 @@ def load_config(path):
 
 def jax_worker(case, batch, steps):
   import numpy as np
-  from gan_jax import configuration, sharding, state as state_lib, step as step_lib
+  from gan_jax import configuration, sharding
+  from gan_jax.games import gan_game, gan_step
   jax, info = jax_setup()
   path, shape, _, _ = CASES[case]
   config = load_config(path)
@@ -125,11 +126,11 @@ def jax_worker(case, batch, steps):
     config.image_size = shape[0]
   mesh = sharding.make_mesh()
   configuration.validate(config, num_data_shards=mesh.devices.size)
-  gan = state_lib.build_gan(config, shape)
+  gan = gan_game.build_gan(config, shape)
   state = sharding.create_state(gan.init, jax.random.key(0), mesh)
-  train_step = sharding.jit_train_step(step_lib.make_train_step(gan), mesh, config.n_critic)
+  train_step = sharding.jit_train_step(gan_step.make_train_step(gan), mesh)
   images = np.random.default_rng(0).uniform(-1, 1, (batch * config.n_critic,) + shape)
-  real = {'image': jax.device_put(images.astype(np.float32), sharding.batch_sharding(mesh, 1))}
+  real = {'image': jax.device_put(images.astype(np.float32), sharding.batch_sharding(mesh))}
   start = time.perf_counter()
   compiled = train_step.lower(state, real).compile()
   compile_s = time.perf_counter() - start

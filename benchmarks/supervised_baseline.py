@@ -15,8 +15,8 @@ import optax
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from gan_jax import configuration  # pylint: disable=g-import-not-at-top,wrong-import-position
-from gan_jax import state as state_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax.data import pipeline, sources  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gan_jax.games import gan_game  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def main():
@@ -35,16 +35,16 @@ def main():
   labels = np.array([labelled[i]['label'] for i in range(len(labelled))])
   test_images, test_labels = pipeline.holdout_set(config)
 
-  gan = state_lib.build_gan(config, images.shape[1:])
+  gan = gan_game.build_gan(config, images.shape[1:])
   state = jax.jit(gan.init)(jax.random.key(config.seed))
-  d_params = state.d_params
+  d_params = state.params('discriminator')
   opt_state = gan.d_tx.init(d_params)
 
   @jax.jit
   def step(d_params, opt_state, batch_images, batch_labels, key):
     def loss(params):
-      _, class_logits, _ = gan.apply_discriminator(params, {}, batch_images, None, key)
-      return optax.softmax_cross_entropy_with_integer_labels(class_logits,
+      out, _ = gan.discriminate(state, batch_images, None, key, params)
+      return optax.softmax_cross_entropy_with_integer_labels(out.class_logits,
                                                              batch_labels).mean()
     grads = jax.grad(loss)(d_params)
     updates, opt_state = gan.d_tx.update(grads, opt_state, d_params)
@@ -57,7 +57,7 @@ def main():
     d_params, opt_state = step(d_params, opt_state, images[batch], labels[batch],
                                jax.random.fold_in(jax.random.key(config.seed), i))
     if i % config.checkpoint_every == 0:
-      predictions = gan.classify(state.replace(d_params=d_params), test_images)
+      predictions = gan.classify(state.with_player('discriminator', params=d_params), test_images)
       print(f'| {i} | {float(np.mean(np.asarray(predictions) == test_labels)):.3f} |')
 
 

@@ -16,17 +16,12 @@ from gan_jax import errors
 DivergenceError = errors.DivergenceError
 
 
-def player_params(state) -> dict:
-  """The parameters of each player of a GANState or TranslationState, by name."""
-  if hasattr(state, 'g_params'):
-    return {'generator': state.g_params, 'discriminator': state.d_params}
-  return dict(state.params)
-
-
 @jax.jit
 def _finite_by_player(state) -> dict:
-  return {name: jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)]))
-          for name, params in player_params(state).items()}
+  """For each player of a TrainState (any game), whether all its parameters are finite."""
+  return {name: jnp.all(jnp.array([jnp.all(jnp.isfinite(x))
+                                   for x in jax.tree.leaves(player.params)]))
+          for name, player in state.players.items()}
 
 
 def check(state, metrics: dict, step: int, last_checkpoint) -> None:

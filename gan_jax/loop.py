@@ -1,4 +1,4 @@
-"""The pieces every training loop shares (gan_jax/train.py, gan_jax/train_translation.py).
+"""The pieces of the training loop (gan_jax/train.py).
 
 A loop step, in order: run the jitted step; every log_every steps and before every checkpoint,
 fetch the metrics, report them and check them for divergence (the only host syncs); write the

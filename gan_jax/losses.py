@@ -1,14 +1,16 @@
-"""GAN objectives and regularisers as pure, jittable functions.
+"""The math of every loss term: GAN objectives, penalties and task losses, as pure functions.
 
 Conventions: D outputs an unbounded score ("logit") per sample; for the cross-entropy losses
 D(x) = sigmoid(logit). Every loss here is *minimised* by its player. `log D` is computed as
 -softplus(-logit) and `log(1 - D)` as -softplus(logit), which is exact and never overflows.
+An Objective's G loss sees the real scores too, so relativistic losses (RpGAN, RaGAN) fit.
 """
 
 from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
 
 
 def _bce_real(logits, target=1.0):
@@ -80,18 +82,56 @@ def hinge_g_loss(fake_logits):
   return -jnp.mean(fake_logits)
 
 
+def rpgan_d_loss(real_logits, fake_logits, label_smoothing=0.0):
+  """Relativistic pairing GAN, RpGAN (Jolicoeur-Martineau 2019, arXiv:1807.00734, RSGAN; with
+  R1 + R2 the loss of Huang et al. 2024, arXiv:2501.05441): each real x_i is paired with the fake
+  G(z_i) of the same batch position,  L_D = E_i[softplus(D(G(z_i)) - D(x_i))]
+  = -E log sigmoid(D(x_i) - D(G(z_i)))."""
+  del label_smoothing
+  return jnp.mean(jax.nn.softplus(fake_logits - real_logits))
+
+
+def rpgan_g_loss(real_logits, fake_logits):
+  """RpGAN generator: L_G = E_i[softplus(D(x_i) - D(G(z_i)))], D's loss with the roles swapped."""
+  return jnp.mean(jax.nn.softplus(real_logits - fake_logits))
+
+
+def ragan_d_loss(real_logits, fake_logits, label_smoothing=0.0):
+  """Relativistic average GAN, RaSGAN (Jolicoeur-Martineau 2019, eq. 11): each score relative to
+  the mean score of the other kind,
+    L_D = E_x[softplus(-(D(x) - E D(G(z))))] + E_z[softplus(D(G(z)) - E D(x))]."""
+  del label_smoothing
+  return (jnp.mean(jax.nn.softplus(jnp.mean(fake_logits) - real_logits))
+          + jnp.mean(jax.nn.softplus(fake_logits - jnp.mean(real_logits))))
+
+
+def ragan_g_loss(real_logits, fake_logits):
+  """RaSGAN generator: L_G = E_z[softplus(-(D(G(z)) - E D(x)))] + E_x[softplus(D(x) - E D(G(z)))]."""
+  return (jnp.mean(jax.nn.softplus(jnp.mean(real_logits) - fake_logits))
+          + jnp.mean(jax.nn.softplus(real_logits - jnp.mean(fake_logits))))
+
+
+def _of_fakes(g_loss: Callable) -> Callable:
+  """A G loss of the fakes' scores alone as (real_logits, fake_logits) -> scalar."""
+  return lambda real_logits, fake_logits: g_loss(fake_logits)
+
+
 class Objective(NamedTuple):
+  """An adversarial objective: both players' losses of D's scores on a real and a fake batch."""
   d_loss: Callable  # (real_logits, fake_logits, label_smoothing) -> scalar
-  g_loss: Callable  # (fake_logits) -> scalar
+  g_loss: Callable  # (real_logits, fake_logits) -> scalar
   supports_label_smoothing: bool
+  relativistic: bool = False  # Whether G's loss needs D's scores on real data.
 
 
 OBJECTIVES = {
-    'minimax': Objective(cross_entropy_d_loss, minimax_g_loss, True),
-    'non_saturating': Objective(cross_entropy_d_loss, non_saturating_g_loss, True),
-    'wasserstein': Objective(wasserstein_d_loss, wasserstein_g_loss, False),
-    'least_squares': Objective(least_squares_d_loss, least_squares_g_loss, False),
-    'hinge': Objective(hinge_d_loss, hinge_g_loss, False),
+    'minimax': Objective(cross_entropy_d_loss, _of_fakes(minimax_g_loss), True),
+    'non_saturating': Objective(cross_entropy_d_loss, _of_fakes(non_saturating_g_loss), True),
+    'wasserstein': Objective(wasserstein_d_loss, _of_fakes(wasserstein_g_loss), False),
+    'least_squares': Objective(least_squares_d_loss, _of_fakes(least_squares_g_loss), False),
+    'hinge': Objective(hinge_d_loss, _of_fakes(hinge_g_loss), False),
+    'rpgan': Objective(rpgan_d_loss, rpgan_g_loss, False, relativistic=True),
+    'ragan': Objective(ragan_d_loss, ragan_g_loss, False, relativistic=True),
 }
 
 
@@ -119,7 +159,39 @@ def r1_penalty(critic: Callable, real, fake=None, key=None):
   return 0.5 * jnp.mean(_per_sample_grad_norms(critic, real)**2)
 
 
-GRADIENT_PENALTIES = {'wgan_gp': wgan_gp_penalty, 'r1': r1_penalty}
+def r2_penalty(critic: Callable, real, fake, key=None):
+  """R2 penalty (Mescheder et al. 2018; R3GAN's second regulariser): 1/2 E_z[||grad D(G(z))||^2]
+  at the (stopped-gradient) fakes. The caller multiplies by gamma."""
+  del real, key
+  return 0.5 * jnp.mean(_per_sample_grad_norms(critic, fake)**2)
+
+
+# (critic, real, fake, key) -> scalar, each multiplied by its weight by the caller.
+GRADIENT_PENALTIES = {'wgan_gp': wgan_gp_penalty, 'r1': r1_penalty, 'r2': r2_penalty}
+
+
+def class_cross_entropy(class_logits, labels):
+  """Mean cross-entropy of class logits [B, K] against integer labels [B]: AC-GAN's L_C (Odena et
+  al. 2017) and the semi-supervised GAN's supervised loss (Salimans et al. 2016)."""
+  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(class_logits, labels))
+
+
+def feature_matching(real_features, fake_features):
+  """Feature matching (Salimans et al. 2016, sec. 3.1): ||E f(x) - E f(G(z))||^2 on D's last hidden
+  features f, averaged over the features as in their code."""
+  return jnp.mean((jnp.mean(real_features, 0) - jnp.mean(fake_features, 0))**2)
+
+
+def l1(x, y):
+  """Mean absolute error |x - y|_1 / n: pix2pix's reconstruction term, CycleGAN's cycle and
+  identity terms."""
+  return jnp.mean(jnp.abs(x - y))
+
+
+def squared_error(logits, target: float):
+  """mean (p - t)^2: CycleGAN's least-squares adversarial term LS(p, t) (without the 1/2 of
+  least_squares_*)."""
+  return jnp.mean((logits - target)**2)
 
 
 def minimax_value(real_logits, fake_logits):
@@ -152,8 +224,12 @@ def mixture_d_loss(objective: Objective, real_logits, fake_logits, d_weights, g_
           - entropy_weight * entropy(d_weights))
 
 
-def mixture_g_loss(objective: Objective, fake_logits, d_weights, g_weights, entropy_weight=0.1):
-  """MIX+GAN generator: L_G = sum_ij w^D_j w^G_i L_G(D_j; G_i) - lambda H(w^G)."""
-  pair = jax.vmap(jax.vmap(objective.g_loss))(fake_logits)  # [Kd, Kg]
+def mixture_g_loss(objective: Objective, fake_logits, d_weights, g_weights, entropy_weight=0.1,
+                   real_logits=None):
+  """MIX+GAN generator: L_G = sum_ij w^D_j w^G_i L_G(D_j; G_i) - lambda H(w^G); real_logits [Kd, B]
+  are needed by the relativistic objectives only."""
+  if real_logits is None:
+    real_logits = jnp.zeros(fake_logits.shape[:1] + fake_logits.shape[2:], fake_logits.dtype)
+  pair = jax.vmap(jax.vmap(objective.g_loss, (None, 0)))(real_logits, fake_logits)  # [Kd, Kg]
   return (jnp.sum(_pair_weights(d_weights, g_weights) * pair)
           - entropy_weight * entropy(g_weights))

@@ -36,6 +36,10 @@ from gan_jax import memory
 CONFIG = 'config.json'
 SEGMENTS = 'segments.jsonl'
 RUN_INFO = 'run_info.json'
+# The layout of the train state in checkpoints, recorded in run_info.json: 2 is the TrainState of
+# every game (players by name, extras); workdirs without it hold the older GANState or
+# TranslationState, which this version cannot restore.
+STATE_LAYOUT = 2
 ROLLBACKS = 'rollbacks.json'
 LOCK = 'lock'
 CHECKPOINTS = 'checkpoints'
@@ -236,7 +240,7 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
   if not isinstance(saved, dict):
     raise errors.WorkdirError(f'{path} holds {type(saved).__name__}, not a config.')
   defaults = configuration.base_config().to_dict()
-  for key in ('translation', 'evals'):  # Nested dicts: saved values over the defaults.
+  for key in ('translation', 'evals', 'regularizers'):  # Nested: saved values over the defaults.
     saved[key] = {**defaults[key], **saved.get(key, {})}
   return ml_collections.ConfigDict({**defaults, **saved})
 
@@ -249,10 +253,25 @@ def read_run_info(workdir: str) -> tuple[ml_collections.ConfigDict, dict]:
     raise FileNotFoundError(f'{workdir!r} has no {RUN_INFO} (the data shapes): its training never '
                             'started; run python -m gan_jax.main into it.')
   info = read_json(path, 'the data shapes')
-  if not isinstance(info, dict) or not all(isinstance(v, list) for v in info.values()):
+  if not isinstance(info, dict):
     raise errors.WorkdirError(f'{path} does not hold the data shapes of a run; rerun the '
                               'training command, which writes it again.')
+  layout = info.pop('state_layout', 1)
+  if not all(isinstance(v, list) for v in info.values()):
+    raise errors.WorkdirError(f'{path} does not hold the data shapes of a run; rerun the '
+                              'training command, which writes it again.')
+  check_state_layout(workdir, layout)
   return config, {k: tuple(v) for k, v in info.items()}
+
+
+def check_state_layout(workdir: str, layout) -> None:
+  """WorkdirError for checkpoints of an older state layout (see STATE_LAYOUT)."""
+  if layout != STATE_LAYOUT and has_checkpoints(workdir):
+    raise errors.WorkdirError(
+        f'{workdir} was written by an older gan_jax, whose checkpoints hold the train state in '
+        f'layout {layout} (GANState / TranslationState); this version keeps every game in the '
+        f'layout {STATE_LAYOUT} (players by name) and cannot restore them. Train into a new '
+        'workdir, or resume this one with the gan_jax version that wrote it.')
 
 
 def check_resume(workdir: str, config) -> dict[str, tuple]:
@@ -261,6 +280,10 @@ def check_resume(workdir: str, config) -> dict[str, tuple]:
   that may differ (RESUMABLE_KEYS), logged. {} for a workdir without checkpoints."""
   if not has_checkpoints(workdir):
     return {}
+  info_path = os.path.join(workdir, RUN_INFO)
+  if os.path.isfile(info_path):
+    info = read_json(info_path, 'the data shapes')
+    check_state_layout(workdir, info.get('state_layout', 1) if isinstance(info, dict) else 1)
   try:
     trained = read_config(workdir)
   except FileNotFoundError:
@@ -288,7 +311,8 @@ def start_segment(workdir: str, config, start_step: int, lr_scale: float,
   segments.jsonl (so the config of every segment is kept), run_info.json (the data shapes)."""
   config_json = _as_json(config)
   write_json(os.path.join(workdir, CONFIG), config_json)
-  write_json(os.path.join(workdir, RUN_INFO), {k: list(v) for k, v in shapes.items()})
+  write_json(os.path.join(workdir, RUN_INFO), {'state_layout': STATE_LAYOUT,
+                                               **{k: list(v) for k, v in shapes.items()}})
   record = {'start_step': start_step,
             'time': datetime.datetime.now().isoformat(timespec='seconds'),
             'host': socket.gethostname(), 'pid': os.getpid(), 'lr_scale': lr_scale,

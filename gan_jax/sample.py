@@ -18,10 +18,12 @@ from gan_jax import cli
 from gan_jax import errors
 from gan_jax import runs
 from gan_jax import sharding
-from gan_jax import state as state_lib
+from gan_jax.games import base
+from gan_jax.games import gan_game
+from gan_jax.games.gan import GAN
 
 
-def load_generator(workdir: str) -> tuple[state_lib.GAN, state_lib.GANState]:
+def load_generator(workdir: str) -> tuple[GAN, base.TrainState]:
   """The GAN and the state of the latest checkpoint of a training workdir."""
   config, info = runs.read_run_info(workdir)
   if config.task != 'gan':
@@ -31,7 +33,7 @@ def load_generator(workdir: str) -> tuple[state_lib.GAN, state_lib.GANState]:
   checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints, read_only=True)
   if checkpointer.latest_step() is None:
     raise FileNotFoundError(f'No checkpoint in {checkpointer.directory}.')
-  gan = state_lib.build_gan(config, data_shape)
+  gan = gan_game.build_gan(config, data_shape)
   template = sharding.create_state(gan.init, jax.random.key(config.seed), sharding.make_mesh())
   state, _ = checkpointer.restore_latest_good(template, data_iterator=None, move_damaged=False)
   checkpointer.close()
@@ -54,7 +56,7 @@ def parse_labels(text: str, num_classes: int) -> list[int]:
   return labels
 
 
-def generate(gan: state_lib.GAN, state: state_lib.GANState, num_samples: int, seed: int,
+def generate(gan: GAN, state: base.TrainState, num_samples: int, seed: int,
              batch_size: int = 500, labels: list[int] | None = None
              ) -> tuple[np.ndarray, np.ndarray | None]:
   """num_samples samples from latent codes drawn with `seed`, in batches, and their labels (None

@@ -31,10 +31,10 @@ def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P())
 
 
-def batch_sharding(mesh: Mesh, n_critic: int = 1, steps_per_call: int = 1) -> NamedSharding:
-  """Batches are [steps_per_call, n_critic, B, ...] without the axes of size 1; B is split."""
-  leading_axes = (steps_per_call > 1) + (n_critic > 1)
-  return NamedSharding(mesh, P(*(None,) * leading_axes, DATA_AXIS))
+def batch_sharding(mesh: Mesh, steps_per_call: int = 1) -> NamedSharding:
+  """Batches are [B, ...], or [steps_per_call, B, ...] when several steps run per call; B (the
+  records of one step) is split."""
+  return NamedSharding(mesh, P(*(None,) * (steps_per_call > 1), DATA_AXIS))
 
 
 def global_batch(local_batch: dict, sharding: NamedSharding) -> dict:
@@ -73,14 +73,14 @@ def create_state(init_fn: Callable, key, mesh: Mesh, mode: str = 'replicated'):
   return jax.jit(init_fn, out_shardings=shardings)(key)
 
 
-def jit_train_step(train_step: Callable, mesh: Mesh, n_critic: int = 1,
-                   steps_per_call: int = 1, state_sharding=None) -> Callable:
+def jit_train_step(train_step: Callable, mesh: Mesh, steps_per_call: int = 1,
+                   state_sharding=None) -> Callable:
   """jit(train_step) with the state sharded as state_sharding (default: replicated; pass
   jax.tree.map(lambda x: x.sharding, state) for create_state's), the batch split on `data`, the
   state donated."""
   state_sharding = replicated(mesh) if state_sharding is None else state_sharding
   return jax.jit(train_step,
-                 in_shardings=(state_sharding, batch_sharding(mesh, n_critic, steps_per_call)),
+                 in_shardings=(state_sharding, batch_sharding(mesh, steps_per_call)),
                  out_shardings=(state_sharding, replicated(mesh)),
                  donate_argnums=0)
 

@@ -24,21 +24,21 @@ from gan_jax import cli
 from gan_jax import errors
 from gan_jax import runs
 from gan_jax import sharding
-from gan_jax import translation as translation_lib
 from gan_jax.data import pipeline
 from gan_jax.data import sources
 from gan_jax.data import translation as data_lib
 from gan_jax.evaluation import translation as metrics_lib
-from gan_jax.train_translation import make_translate_fn
+from gan_jax.games import translation_game
+from gan_jax.games.translation_game import make_translate_fn
 
 
 def load_translation(workdir: str):
-  """(config, Translation, TranslationState of the latest checkpoint) of a translation workdir."""
+  """(config, Translation, TrainState of the latest checkpoint) of a translation workdir."""
   config, info = runs.read_run_info(workdir)
   if config.task == 'gan':
     raise FileNotFoundError(f'{workdir!r} holds a GAN run; draw its samples with '
                             'python -m gan_jax.sample.')
-  translation = translation_lib.build_translation(config, info['shape_a'], info['shape_b'])
+  translation = translation_game.build_translation(config, info['shape_a'], info['shape_b'])
   checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints, read_only=True)
   if checkpointer.latest_step() is None:
     raise FileNotFoundError(f'No checkpoint in {checkpointer.directory}.')

@@ -11,8 +11,8 @@ from gan_jax import configuration
 from gan_jax import data
 from gan_jax import models
 from gan_jax import sample as sample_lib
-from gan_jax import state as state_lib
-from gan_jax import step as step_lib
+from gan_jax.games import gan_game
+from gan_jax.games import gan_step
 from gan_jax import train
 from gan_jax.evaluation import metrics
 from tests.helpers import load_config, small
@@ -47,11 +47,11 @@ def test_dcgan_players_depend_on_the_label(conditioning):
   same_images = jnp.tile(images[:1], (4, 1, 1, 1))
   out = d.apply(d_vars, same_images, _labels(4), train=False)
   if conditioning == 'acgan':  # D's score ignores y; its class head predicts it.
-    logits, class_logits = out
+    logits, class_logits = out.score, out.class_logits
     assert class_logits.shape == (4, 10)
     np.testing.assert_allclose(logits, logits[0], rtol=1e-6)
   else:
-    assert out.shape == (4,) and float(jnp.std(out)) > 1e-6
+    assert out.score.shape == (4,) and float(jnp.std(out.score)) > 1e-6
 
 
 def test_conditional_batch_norm_scales_and_shifts_per_class():
@@ -69,7 +69,7 @@ def test_conditional_batch_norm_scales_and_shifts_per_class():
 
 def test_labels_of_codes_are_uniform_and_explicit_labels_win():
   config = small(load_config('cgan.py'))
-  gan = state_lib.build_gan(config, (16, 16, 1))
+  gan = gan_game.build_gan(config, (16, 16, 1))
   codes = gan.latents(jax.random.key(0), 20_000)
   counts = np.bincount(np.asarray(gan.labels_of(codes)), minlength=10) / 20_000
   np.testing.assert_allclose(counts, 0.1, atol=0.01)
@@ -87,9 +87,9 @@ def test_acgan_discriminator_learns_the_classes():
   config = small(load_config('acgan.py'), image_size=8, batch_size=64)
   config.generator.width = config.discriminator.width = 16
   pipeline = data.make_pipeline(config)
-  gan = state_lib.build_gan(config, pipeline.data_shape)
+  gan = gan_game.build_gan(config, pipeline.data_shape)
   state = jax.jit(gan.init)(jax.random.key(0))
-  train_step = jax.jit(step_lib.make_train_step(gan))
+  train_step = jax.jit(gan_step.make_train_step(gan))
   accuracies = []
   for _ in range(80):
     state, step_metrics = train_step(state, next(pipeline.iterator))

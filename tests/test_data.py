@@ -10,6 +10,8 @@ from gan_jax import configuration
 from gan_jax import data
 from gan_jax.data import sources
 from gan_jax.evaluation import toy2d
+from gan_jax.games import gan_game
+from gan_jax.games import gan_step
 from tests.tfds_builders import GanJaxTestShapes
 
 
@@ -87,9 +89,16 @@ def test_iterator_state_round_trip():
   np.testing.assert_array_equal(next(fresh)['image'], expected)
 
 
-def test_n_critic_batches_are_stacked():
-  batch = next(data.make_pipeline(_config(dataset='digits', batch_size=8, n_critic=5)).iterator)
-  assert batch['image'].shape == (5, 8, 32, 32, 1) and batch['label'].shape == (5, 8)
+def test_n_critic_batches_are_read_as_one_plain_batch_and_split_by_the_step():
+  """The pipeline yields the records a step reads; the GAN step splits them into n_critic
+  batches (record j to D update j mod n_critic)."""
+  config = _config(dataset='digits', batch_size=8, n_critic=5)
+  batch = next(gan_game.make_pipeline(config).iterator)
+  assert batch['image'].shape == (40, 32, 32, 1) and batch['label'].shape == (40,)
+  batches = gan_step.critic_batches(batch, config.n_critic)
+  assert len(batches) == 5
+  assert all(b['image'].shape == (8, 32, 32, 1) and b['label'].shape == (8,) for b in batches)
+  np.testing.assert_array_equal(batches[1]['label'], batch['label'][1::5])
 
 
 def test_npz_dataset(mnist8k_path):

@@ -11,16 +11,16 @@ import pytest
 
 from gan_jax import divergence
 from gan_jax import runs
-from gan_jax import step as step_lib
 from gan_jax import train
-from gan_jax import translation as translation_lib
+from gan_jax.games import base
+from gan_jax.games import gan_step
 from tests.helpers import load_config, small
 
 
 def _poison_steps(monkeypatch):
   """The real step, then D's parameters become NaN from step 5 on while D's learning rate is above
   1.5e-4 (a run that diverges at the config's 2e-4 and not at half of it)."""
-  make_train_step = step_lib.make_train_step
+  make_train_step = gan_step.make_train_step
 
   def poisoned(gan):
     train_step = make_train_step(gan)
@@ -29,12 +29,13 @@ def _poison_steps(monkeypatch):
     def step(state, batch):
       state, metrics = train_step(state, batch)
       poison = (state.step >= 5) & diverges
-      d_params = jax.tree.map(lambda x: jnp.where(poison, jnp.nan, x), state.d_params)
-      return state.replace(d_params=d_params), metrics
+      d_params = jax.tree.map(lambda x: jnp.where(poison, jnp.nan, x),
+                              state.params('discriminator'))
+      return state.with_player('discriminator', params=d_params), metrics
 
     return step
 
-  monkeypatch.setattr(step_lib, 'make_train_step', poisoned)
+  monkeypatch.setattr(gan_step, 'make_train_step', poisoned)
 
 
 def _config(**overrides):
@@ -57,10 +58,12 @@ def test_nan_in_a_player_stops_the_run_and_keeps_the_good_checkpoints(tmp_path, 
 
 def test_translation_players_are_named():
   ok, bad = {'w': jnp.ones(3)}, {'w': jnp.array([1.0, jnp.inf])}
-  state = translation_lib.TranslationState(
-      step=jnp.zeros((), jnp.int32), params={'g_ab': ok, 'g_ba': ok, 'd_a': ok, 'd_b': bad},
-      batch_stats={}, opt_state={}, pools={}, pool_counts={})
-  divergence.check(state.replace(params={**state.params, 'd_b': ok}), {'g_loss': 1.0}, 3, None)
+  player = lambda params: base.Player(params=params, batch_stats={}, opt_state={})
+  state = base.TrainState(
+      step=jnp.zeros((), jnp.int32),
+      players={'g_ab': player(ok), 'g_ba': player(ok), 'd_a': player(ok), 'd_b': player(bad)},
+      extras={})
+  divergence.check(state.with_player('d_b', params=ok), {'g_loss': 1.0}, 3, None)
   with pytest.raises(divergence.DivergenceError, match=r'step 3 in the parameters of d_b and the '
                      r'metrics g_loss .*no checkpoint was written'):
     divergence.check(state, {'g_loss': np.nan, 'd_a_loss': 0.5}, 3, None)

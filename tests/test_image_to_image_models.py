@@ -61,7 +61,7 @@ def test_unet_generator_shapes(size, num_downs, pad):
 def test_patch_discriminator_shapes(size, num_layers, side):
   """h = H // 2**n - 2: the paper's 30x30 map at 256 px."""
   d = i2i.PatchDiscriminator(num_layers=num_layers)
-  out = _output(d, (2, size, size + 4, 6))
+  out = _output(d, (2, size, size + 4, 6)).score
   assert i2i.patch_map_size(size, num_layers) == side
   assert out.shape == (2, side, i2i.patch_map_size(size + 4, num_layers))
   assert out.dtype == jnp.float32
@@ -123,8 +123,8 @@ def test_patch_receptive_field_by_gradient(num_layers):
   d = i2i.PatchDiscriminator(width=4, num_layers=num_layers, norm='none')
   x = jax.random.normal(jax.random.key(1), (1, 64, 64, 1))
   variables = _variables(d, x.shape)
-  centre = d.apply(variables, x).shape[1] // 2
-  grad = jax.jit(jax.grad(lambda x: d.apply(variables, x)[0, centre, centre]))(x)
+  centre = d.apply(variables, x).score.shape[1] // 2
+  grad = jax.jit(jax.grad(lambda x: d.apply(variables, x).score[0, centre, centre]))(x)
   mask = np.asarray(jnp.abs(grad[0, ..., 0]) > 0)
   rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
   r = i2i.receptive_field(num_layers)

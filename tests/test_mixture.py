@@ -8,8 +8,8 @@ import pytest
 from gan_jax import configuration
 from gan_jax import losses
 from gan_jax import models
-from gan_jax import state as state_lib
-from gan_jax import step as step_lib
+from gan_jax.games import gan_game
+from gan_jax.games import gan_step
 from gan_jax.models import mixture
 from tests.helpers import load_config, small
 
@@ -23,7 +23,7 @@ def test_one_component_is_the_plain_game():
       losses.mixture_d_loss(OBJECTIVE, real, fake[:, None], w, w, 0.1),
       OBJECTIVE.d_loss(real[0], fake[0], 0.1), rtol=1e-6)
   np.testing.assert_allclose(losses.mixture_g_loss(OBJECTIVE, fake[:, None], w, w),
-                             OBJECTIVE.g_loss(fake[0]), rtol=1e-6)
+                             OBJECTIVE.g_loss(real[0], fake[0]), rtol=1e-6)
 
 
 def test_pairwise_losses_are_weighted_and_regularised_by_entropy():
@@ -33,7 +33,7 @@ def test_pairwise_losses_are_weighted_and_regularised_by_entropy():
   w_d, w_g = jnp.array([0.3, 0.7]), jnp.array([0.5, 0.25, 0.25])
   expected_d = sum(w_d[j] * w_g[i] * OBJECTIVE.d_loss(real[j], fake[j, i])
                    for j in range(2) for i in range(3))
-  expected_g = sum(w_d[j] * w_g[i] * OBJECTIVE.g_loss(fake[j, i])
+  expected_g = sum(w_d[j] * w_g[i] * OBJECTIVE.g_loss(real[j], fake[j, i])
                    for j in range(2) for i in range(3))
   entropy = lambda w: -float(jnp.sum(w * jnp.log(w)))
   np.testing.assert_allclose(losses.mixture_d_loss(OBJECTIVE, real, fake, w_d, w_g, 0.0, 0.1),
@@ -66,32 +66,32 @@ def test_components_are_stacked_independent_copies():
                                rtol=1e-5, atol=1e-6)
   d = models.build_discriminator({'name': 'mlp', 'hidden': (16,)}, mixture_components=3)
   x = jnp.zeros((7, 2))
-  assert d.apply(d.init(jax.random.key(2), x, None, train=False), x, None).shape == (3, 7)
+  assert d.apply(d.init(jax.random.key(2), x, None, train=False), x, None).score.shape == (3, 7)
 
 
 def test_sampling_draws_components_by_weight():
   config = small(load_config('mixgan.py:grid25'), mixture_components=3, ema_decay=0.0)
-  gan = state_lib.build_gan(config, (2,))
+  gan = gan_game.build_gan(config, (2,))
   state = jax.jit(gan.init)(jax.random.key(0))
   weights = jnp.array([0.2, 0.8, 0.0])
-  g_params = {**state.g_params, 'mixture_logits': jnp.log(weights + 1e-9)}
-  state = state.replace(g_params=g_params)
+  g_params = {**state.params('generator'), 'mixture_logits': jnp.log(weights + 1e-9)}
+  state = state.with_player('generator', params=g_params)
   codes = gan.latents(jax.random.key(1), 20_000)
   chosen = np.asarray(mixture.choose_components(mixture.mixture_weights(g_params), codes[:, -1]))
   np.testing.assert_allclose(np.bincount(chosen, minlength=3) / 20_000, weights, atol=0.01)
   samples = gan.sample(state, codes[:6])
   z = jnp.broadcast_to(codes[:6, :-1], (3, 6, config.latent_dim))
-  every = gan.apply_generator(g_params, state.g_batch_stats, z, None, train=False)[0]
+  every = gan.generate(state, z, None, train=False)[0]
   every = every.reshape(3, 6, 2)
   np.testing.assert_allclose(samples, every[chosen[:6], np.arange(6)], rtol=1e-6)
 
 
 def _step_program(components: int) -> str:
   config = small(load_config('mixgan.py:dcgan'), mixture_components=components)
-  gan = state_lib.build_gan(config, (16, 16, 1))
+  gan = gan_game.build_gan(config, (16, 16, 1))
   state = jax.eval_shape(gan.init, jax.random.key(0))
   batch = {'image': jax.ShapeDtypeStruct((16, 16, 16, 1), jnp.float32)}
-  return jax.jit(step_lib.make_train_step(gan)).lower(state, batch).as_text()
+  return jax.jit(gan_step.make_train_step(gan)).lower(state, batch).as_text()
 
 
 def test_one_compiled_step_whatever_k():
@@ -104,16 +104,16 @@ def test_one_compiled_step_whatever_k():
 
 def test_mixture_trains_and_reports_its_weights():
   config = small(load_config('mixgan.py:grid25'), mixture_components=3)
-  gan = state_lib.build_gan(config, (2,))
+  gan = gan_game.build_gan(config, (2,))
   state = jax.jit(gan.init)(jax.random.key(0))
   from gan_jax import data  # pylint: disable=g-import-not-at-top
   pipeline = data.make_pipeline(config)
-  train_step = jax.jit(step_lib.make_train_step(gan))
+  train_step = jax.jit(gan_step.make_train_step(gan))
   for _ in range(3):
     state, metrics = train_step(state, next(pipeline.iterator))
   assert all(np.isfinite(float(v)) for v in metrics.values())
   assert 0 < float(metrics['g_mixture_entropy']) <= np.log(3) + 1e-6
-  assert not np.allclose(state.g_params['mixture_logits'], 0.0)  # The weights are trained.
+  assert not np.allclose(state.params('generator')['mixture_logits'], 0.0)  # The weights are trained.
 
 
 @pytest.mark.parametrize('key,value', [('gradient_penalty', 'wgan_gp'), ('weight_clip', 0.01),

@@ -31,7 +31,7 @@ def test_standard_dcgan_32px_shapes():
                       'Conv_2': (4, 4, 128, 256), 'Dense_0': (4 * 4 * 256, 1)}
   # No batch norm on D's input layer.
   assert sorted(d_vars['batch_stats']) == ['BatchNorm_0', 'BatchNorm_1']
-  assert d.apply(d_vars, images, train=False).shape == (2,)
+  assert d.apply(d_vars, images, train=False).score.shape == (2,)
 
 
 @pytest.mark.parametrize('size,channels', [(28, 1), (32, 1), (32, 3), (64, 1), (64, 3)])
@@ -41,7 +41,7 @@ def test_dcgan_sizes_and_channels(size, channels):
   images = g.apply(_init(g, z), z, train=False)
   assert images.shape == (3, size, size, channels)
   d = models.DCGANDiscriminator(width=16)
-  assert d.apply(_init(d, images), images, train=False).shape == (3,)
+  assert d.apply(_init(d, images), images, train=False).score.shape == (3,)
 
 
 def test_dcgan_64px_is_one_stage_deeper():
@@ -73,7 +73,7 @@ def test_mlp_players_on_points_and_flat_images():
   images = g_img.apply(_init(g_img, z), z, train=False)
   assert images.shape == (5, 28, 28, 1) and float(jnp.max(jnp.abs(images))) <= 1.0
   d = models.MLPDiscriminator(hidden=(8,))
-  assert d.apply(_init(d, images), images, train=False).shape == (5,)
+  assert d.apply(_init(d, images), images, train=False).score.shape == (5,)
 
 
 def test_registry_rejects_unknown_names_and_fields():

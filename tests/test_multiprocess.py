@@ -16,7 +16,7 @@ import pytest
 
 from gan_jax import checkpointing
 from gan_jax import sharding
-from gan_jax import state as state_lib
+from gan_jax.games import gan_game
 from gan_jax import train
 from tests.helpers import REPO, load_config, small
 
@@ -98,7 +98,7 @@ def _assert_equals_one_process(two_process_workdir, one_process_workdir, overrid
   """The 2-process run's last checkpoint equals a 1 x 8 run of the same config in this process."""
   config = small(load_config('dcgan.py'), **overrides)
   one = train.train_and_evaluate(config, str(one_process_workdir))
-  gan = state_lib.build_gan(config, (16, 16, 1))
+  gan = gan_game.build_gan(config, (16, 16, 1))
   template = sharding.create_state(gan.init, jax.random.key(config.seed), sharding.make_mesh())
   checkpointer = checkpointing.Checkpointer(str(two_process_workdir), config.keep_checkpoints)
   assert checkpointer.latest_step() == config.total_steps

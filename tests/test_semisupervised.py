@@ -64,7 +64,8 @@ def test_k_plus_one_discriminator_logit_is_log_sum_exp():
   d = models.build_discriminator({'name': 'mlp', 'hidden': (8,)}, num_classes=4,
                                  conditioning='semi_supervised')
   x = jax.random.normal(jax.random.key(0), (5, 3))
-  logits, class_logits = d.apply(d.init(jax.random.key(1), x, None, train=False), x, None)
+  out = d.apply(d.init(jax.random.key(1), x, None, train=False), x, None)
+  logits, class_logits = out.score, out.class_logits
   assert class_logits.shape == (5, 4)
   # D(x) = Z / (Z + 1) with Z = sum exp(l_k): its logit log(D / (1 - D)) is log Z.
   np.testing.assert_allclose(logits, jax.nn.logsumexp(class_logits, axis=-1), rtol=1e-6)

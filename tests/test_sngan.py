@@ -9,8 +9,8 @@ import pytest
 
 from gan_jax import configuration
 from gan_jax import models
-from gan_jax import state as state_lib
-from gan_jax import step as step_lib
+from gan_jax.games import gan_game
+from gan_jax.games import gan_step
 from gan_jax.models import sngan
 from tests.helpers import load_config, small
 
@@ -79,7 +79,7 @@ def test_sizes_channels_and_conditioning(size, channels, conditioning):
     g_vars = g.init(jax.random.key(0), z, labels, train=False)
     images, _ = g.apply(g_vars, z, labels, train=True, mutable=['batch_stats'])
     d_vars = d.init(jax.random.key(1), images, labels, train=False)
-    return images, d.apply(d_vars, images, labels, train=True, mutable=['batch_stats'])[0]
+    return images, d.apply(d_vars, images, labels, train=True, mutable=['batch_stats'])[0].score
 
   images, logits = run(z, labels)
   assert images.shape == (3, size, size, channels) and images.dtype == jnp.float32
@@ -94,7 +94,7 @@ def test_bfloat16_compute_keeps_float32_parameters_and_outputs():
   g_vars = g.init(jax.random.key(0), z, train=False)
   images = g.apply(g_vars, z, train=False)
   d_vars = d.init(jax.random.key(1), images, train=False)
-  logits, _ = d.apply(d_vars, images, train=True, mutable=['batch_stats'])
+  logits = d.apply(d_vars, images, train=True, mutable=['batch_stats'])[0].score
   assert images.dtype == logits.dtype == jnp.float32
   leaves = jax.tree.leaves((g_vars, d_vars))
   assert all(x.dtype == jnp.float32 for x in leaves)
@@ -154,7 +154,7 @@ def test_projection_uses_the_labels_and_unconditional_ignores_them():
     d_vars = d.init(jax.random.key(2), x, y0, train=False)
     images = x + jax.random.uniform(jax.random.key(3), x.shape)
     outputs[conditioning] = [(g.apply(g_vars, z, y, train=False),
-                              d.apply(d_vars, images, y, train=False)) for y in (y0, y1)]
+                              d.apply(d_vars, images, y, train=False).score) for y in (y0, y1)]
   (g0, d0), (g1, d1) = outputs['projection']
   assert float(jnp.max(jnp.abs(g0 - g1))) > 1e-3 and float(jnp.max(jnp.abs(d0 - d1))) > 1e-3
   (g0, d0), (g1, d1) = outputs['none']
@@ -181,16 +181,16 @@ def test_train_steps_through_the_trainer(conditioning):
   if conditioning == 'projection':
     config.conditioning, config.num_classes = 'projection', 10
   configuration.validate(config)
-  gan = state_lib.build_gan(config, (16, 16, 3))
+  gan = gan_game.build_gan(config, (16, 16, 3))
   state = jax.jit(gan.init)(jax.random.key(0))
-  train_step = jax.jit(step_lib.make_train_step(gan))
+  train_step = jax.jit(gan_step.make_train_step(gan))
   batch = {'image': jax.random.uniform(jax.random.key(1), (8, 16, 16, 3), minval=-1, maxval=1),
            'label': jnp.arange(8) % 10}
-  history = [flax.traverse_util.flatten_dict(jax.device_get(state.d_batch_stats), sep='/')]
+  history = [flax.traverse_util.flatten_dict(jax.device_get(state.players['discriminator'].batch_stats), sep='/')]
   for _ in range(2):
     state, metrics = train_step(state, batch)
     assert all(np.isfinite(float(v)) for v in metrics.values()), metrics
-    history.append(flax.traverse_util.flatten_dict(jax.device_get(state.d_batch_stats), sep='/'))
+    history.append(flax.traverse_util.flatten_dict(jax.device_get(state.players['discriminator'].batch_stats), sep='/'))
   assert int(state.step) == 2
   # 7 convs, the dense head and, with projection, the embedding: a u and a sigma each.
   assert len(history[0]) == 2 * (8 + (conditioning == 'projection'))
@@ -213,8 +213,9 @@ def test_power_iteration_state_is_checkpointed(tmp_path):
   final = train.train_and_evaluate(config, str(tmp_path))
   _, restored = sample_lib.load_generator(str(tmp_path))
   u_vectors = {k: v for k, v in flax.traverse_util.flatten_dict(
-      jax.device_get(final.d_batch_stats), sep='.').items() if k.endswith('/u')}
+      jax.device_get(final.players['discriminator'].batch_stats), sep='.').items() if k.endswith('/u')}
   assert u_vectors
-  restored_stats = flax.traverse_util.flatten_dict(jax.device_get(restored.d_batch_stats), sep='.')
+  restored_stats = flax.traverse_util.flatten_dict(
+      jax.device_get(restored.players['discriminator'].batch_stats), sep='.')
   for name, u in u_vectors.items():
     np.testing.assert_array_equal(restored_stats[name], u)

@@ -5,10 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import data
 from gan_jax import sharding
-from gan_jax import state as state_lib
-from gan_jax import step as step_lib
+from gan_jax.games import gan_game
+from gan_jax.games import gan_step
 from tests.conftest import CONFIGS
 from tests.helpers import load_config, small
 
@@ -23,11 +22,11 @@ CONFIG_NAMES = [p.name for p in CONFIGS if p.name not in OWN_TESTS] + [
 
 def _setup(config, devices):
   mesh = sharding.make_mesh(devices)
-  pipeline = data.make_pipeline(config)
-  gan = state_lib.build_gan(config, pipeline.data_shape)
+  pipeline = gan_game.make_pipeline(config)
+  gan = gan_game.build_gan(config, pipeline.data_shape)
   state = sharding.create_state(gan.init, jax.random.key(config.seed), mesh)
-  train_step = sharding.jit_train_step(step_lib.make_train_step(gan), mesh, config.n_critic)
-  return gan, state, train_step, pipeline, sharding.batch_sharding(mesh, config.n_critic)
+  train_step = sharding.jit_train_step(gan_step.make_train_step(gan), mesh)
+  return gan, state, train_step, pipeline, sharding.batch_sharding(mesh)
 
 
 @pytest.mark.parametrize('name', CONFIG_NAMES)
@@ -41,17 +40,17 @@ def test_one_real_step_of_every_config(name):
   assert int(state.step) == 1
   assert all(np.isfinite(v) for v in metrics.values()), metrics
   assert {'d_loss', 'g_loss', 'd_real', 'd_fake'} <= set(metrics)
-  for player in ('g_params', 'd_params'):
-    changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), getattr(before, player),
-                           jax.device_get(getattr(state, player)))
+  for player in ('generator', 'discriminator'):
+    changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), before.params(player),
+                           jax.device_get(state.params(player)))
     assert any(jax.tree.leaves(changed)), f'{player} did not change'
   if config.weight_clip:
-    assert max(float(jnp.max(jnp.abs(p))) for p in jax.tree.leaves(state.d_params)) <= 0.01
+    assert max(float(jnp.max(jnp.abs(p))) for p in jax.tree.leaves(state.params('discriminator'))) <= 0.01
   if config.gradient_penalty != 'none':
     assert 'gradient_penalty' in metrics
   if config.d_optimizer.name == 'adam':  # Adam counts its updates: n_critic for D, one for G.
-    assert int(state.d_opt_state[0].count) == config.n_critic
-    assert int(state.g_opt_state[0].count) == 1
+    assert int(state.players['discriminator'].opt_state[0].count) == config.n_critic
+    assert int(state.players['generator'].opt_state[0].count) == 1
   samples = gan.sample(state, gan.latents(jax.random.key(0), 4))
   assert samples.shape == (4,) + pipeline.data_shape
 
@@ -82,15 +81,15 @@ def small_dcgan():
 
 def test_step_is_deterministic_and_uses_fold_in_of_the_step(small_dcgan):
   gan, state, _, pipeline, _ = small_dcgan
-  train_step = jax.jit(step_lib.make_train_step(gan))  # Not donating: state is reused below.
+  train_step = jax.jit(gan_step.make_train_step(gan))  # Not donating: state is reused below.
   batch = next(pipeline.iterator)
   out_a = jax.device_get(train_step(state, batch))
   out_b = jax.device_get(train_step(state, batch))
   for a, b in zip(jax.tree.leaves(out_a), jax.tree.leaves(out_b), strict=True):
     np.testing.assert_array_equal(a, b)
   later = jax.device_get(train_step(state.replace(step=jnp.int32(7)), batch))
-  assert not np.array_equal(later[0].g_params['Dense_0']['kernel'],
-                            out_a[0].g_params['Dense_0']['kernel'])
+  assert not np.array_equal(later[0].params('generator')['Dense_0']['kernel'],
+                            out_a[0].params('generator')['Dense_0']['kernel'])
 
 
 def test_ema_tracks_the_generator_and_is_used_for_samples(small_dcgan):
@@ -99,18 +98,18 @@ def test_ema_tracks_the_generator_and_is_used_for_samples(small_dcgan):
   for _ in range(3):  # EMA warm-up: the decay is (1 + t) / (10 + t) for these first steps.
     state, _ = train_step(state, sharding.global_batch(next(pipeline.iterator), batch_sharding))
   kernel = lambda p: np.asarray(p['Dense_0']['kernel'])
-  assert not np.array_equal(kernel(state.ema_params), kernel(state.g_params))
+  assert not np.array_equal(kernel(state.extras['ema']), kernel(state.params('generator')))
   z = gan.latents(jax.random.key(1), 4)
   ema_samples = gan.sample(state, z)
-  raw_samples = gan.sample(state.replace(ema_params=None), z)
+  raw_samples = gan.sample(state.replace(extras={}), z)
   assert not np.allclose(ema_samples, raw_samples)
-  no_ema = state_lib.build_gan(small(load_config('dcgan.py'), ema_decay=0.0), gan.data_shape)
-  assert no_ema.init(jax.random.key(0)).ema_params is None
+  no_ema = gan_game.build_gan(small(load_config('dcgan.py'), ema_decay=0.0), gan.data_shape)
+  assert 'ema' not in no_ema.init(jax.random.key(0)).extras
 
 
 def test_ema_warmup():
-  np.testing.assert_allclose(step_lib.ema_decay_at(jnp.int32(0), 0.999), 0.1)
-  np.testing.assert_allclose(step_lib.ema_decay_at(jnp.int32(10**6), 0.999), 0.999)
+  np.testing.assert_allclose(gan_step.ema_decay_at(jnp.int32(0), 0.999), 0.1)
+  np.testing.assert_allclose(gan_step.ema_decay_at(jnp.int32(10**6), 0.999), 0.999)
 
 
 def test_bfloat16_compute_trains_finite_with_float32_state():

@@ -14,6 +14,7 @@ from gan_jax import configuration
 from gan_jax import reporting
 from gan_jax import sample as sample_lib
 from gan_jax import train
+from gan_jax.games import gan_step
 from tests.helpers import REPO, load_config, small
 
 
@@ -83,7 +84,7 @@ def test_command_lines_train_and_sample(tmp_path):
   assert not np.array_equal(outputs[0], outputs[2])
   # The same samples as the Python API with the EMA generator.
   gan, state = sample_lib.load_generator(workdir)
-  assert state.ema_params is not None
+  assert 'ema' in state.extras
   np.testing.assert_allclose(sample_lib.generate(gan, state, 10, seed=3)[0], outputs[0], atol=1e-6)
 
 
@@ -179,13 +180,13 @@ def test_every_config_validates():
 def test_steps_per_call_runs_the_same_steps_without_recompiling(tmp_path, monkeypatch):
   """steps_per_call=2 (one lax.scan over 2 batches a call) gives the state of 2 single calls,
   reads the same batches, resumes, and neither step function is traced more than once per run."""
-  make_train_step = train.step_lib.make_train_step
+  make_train_step = gan_step.make_train_step
 
   def counted(gan):  # Each run builds its step afresh; count the traces of this run's.
     chex.clear_trace_counter()
     return chex.assert_max_traces(make_train_step(gan), n=1)
 
-  monkeypatch.setattr(train.step_lib, 'make_train_step', counted)
+  monkeypatch.setattr(gan_step, 'make_train_step', counted)
   single = train.train_and_evaluate(_digits_config(total_steps=4, checkpoint_every=2, sample_every=2),
                                     str(tmp_path / 'single'))
   config = _digits_config(total_steps=2, checkpoint_every=2, sample_every=2, steps_per_call=2)

@@ -14,7 +14,7 @@ import pytest
 from gan_jax import configuration
 from gan_jax import train
 from gan_jax import translate as translate_lib
-from gan_jax import translation as translation_lib
+from gan_jax.games import translation_game
 from gan_jax.data import sources
 from gan_jax.data import translation as data_lib
 from gan_jax.evaluation import translation as metrics_lib
@@ -75,10 +75,10 @@ def test_superres_factor_and_inpaint_size_must_fit():
 def test_image_size_the_networks_cannot_take_is_refused_before_compiling():
   config = _tiny('cyclegan.py:digits', image_size=18)  # Not a multiple of 4.
   with pytest.raises(configuration.ConfigError, match=r'image_size=18.*multiples of 4'):
-    translation_lib.build_translation(config, (18, 18, 3), (18, 18, 3))
+    translation_game.build_translation(config, (18, 18, 3), (18, 18, 3))
   config = _tiny('pix2pix.py:superres', **{'discriminator.num_layers': 4})
   with pytest.raises(configuration.ConfigError, match='num_layers'):
-    translation_lib.build_translation(config, (16, 16, 1), (16, 16, 1))
+    translation_game.build_translation(config, (16, 16, 1), (16, 16, 1))
 
 
 def test_offline_tasks_hide_a_known_truth():
@@ -183,7 +183,7 @@ def test_resume_is_bitwise_exact(tmp_path, name):
                   jax.tree.leaves(jax.device_get(resumed)), strict=True):
     np.testing.assert_array_equal(x, y)
   if 'cyclegan' in name:
-    assert int(uninterrupted.pool_counts['a']) == 32  # 4 steps of 8 fakes, under the 50 kept.
+    assert int(uninterrupted.extras['pool_counts']['a']) == 32  # 4 steps of 8 fakes, under the 50 kept.
     # The command line on the same workdir: grey 8 x 8 inputs fitted to 16 x 16 RGB for G_BA.
     images = np.random.default_rng(0).integers(0, 256, (3, 8, 8), np.uint8)
     np.savez(tmp_path / 'in.npz', images=images)

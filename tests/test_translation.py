@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from gan_jax import sharding
-from gan_jax import translation as translation_lib
+from gan_jax.games import translation as translation_lib
 from gan_jax.models import image_to_image
 
 
@@ -91,12 +91,12 @@ def test_real_steps_on_one_and_eight_devices(kind):
   (state, metrics), _ = results
   assert int(state.step) == 2
   assert all(np.isfinite(v) for v in metrics.values()), metrics
-  for name in state.params:  # (Biases before an instance norm have no gradient: not all move.)
-    assert any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(initial.params[name]),
-                                                     jax.tree.leaves(state.params[name]))), name
+  for name in state.players:  # (Biases before an instance norm have no gradient: not all move.)
+    assert any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(initial.params(name)),
+                                                     jax.tree.leaves(state.params(name)))), name
   if kind == 'cyclegan':
     assert set(metrics) >= {'d_a_loss', 'd_b_loss'}
-    assert all(int(c) == 16 for c in state.pool_counts.values())
+    assert all(int(c) == 16 for c in state.extras['pool_counts'].values())
     total = metrics['g_adversarial'] + 10 * metrics['g_cycle'] + 5 * metrics['g_identity']
   else:
     assert 'd_loss' in metrics

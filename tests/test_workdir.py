@@ -162,7 +162,8 @@ def test_a_checkpoint_of_another_model_is_not_called_damaged(trained, tmp_path):
   config = _config()
   config.discriminator.width = 16
   with pytest.raises(checkpointing.StructureMismatch, match=r'holds another model than this config '
-                     r'builds: d_batch_stats.BatchNorm_0.mean has shape \(16,\) there, \(32,\) here'):
+                     r'builds: players.discriminator.batch_stats.BatchNorm_0.mean has shape '
+                     r'\(16,\) there, \(32,\) here'):
     train.train_and_evaluate(config, str(workdir))
   assert sorted(os.listdir(workdir / 'checkpoints')) == ['2']
   assert not (workdir / checkpointing.DAMAGED).exists()

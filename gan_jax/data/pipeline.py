@@ -43,13 +43,10 @@ def fit_to_size(image: np.ndarray, size: int) -> np.ndarray:
   return resized.reshape(size, size, channels)
 
 
-def to_model_batch(batch: dict, n_critic: int) -> dict:
-  """uint8 images -> float32 in [-1, 1]; [n_critic * B, ...] -> [n_critic, B, ...]."""
-  out = {k: x.astype(np.float32) / 127.5 - 1.0 if x.dtype == np.uint8 else x
-         for k, x in batch.items()}
-  if n_critic > 1:
-    out = {k: v.reshape((n_critic, -1) + v.shape[1:]) for k, v in out.items()}
-  return out
+def to_model_batch(batch: dict) -> dict:
+  """uint8 images -> float32 in [-1, 1]."""
+  return {k: x.astype(np.float32) / 127.5 - 1.0 if x.dtype == np.uint8 else x
+          for k, x in batch.items()}
 
 
 def check_labels(source, dataset: str, num_classes: int) -> None:
@@ -164,9 +161,11 @@ class DataPipeline:
     return len(self.data_shape) == 1
 
 
-def make_pipeline(config, process_index: int | None = None,
-                  process_count: int | None = None) -> DataPipeline:
-  """The training pipeline of a config for one process (default: this JAX process)."""
+def make_pipeline(config, process_index: int | None = None, process_count: int | None = None,
+                  examples_per_step: int | None = None) -> DataPipeline:
+  """The training pipeline of a config for one process (default: this JAX process): plain
+  batches of this process's share of examples_per_step records (default config.batch_size; the
+  game says how many its step reads, e.g. n_critic batches for the GAN)."""
   process_index, process_count = this_process(config, process_index, process_count)
   source = sources.load_source(config.dataset, config.dataset_split, config.data_dir)
   if len(source) < process_count:
@@ -195,7 +194,7 @@ def make_pipeline(config, process_index: int | None = None,
     data_shape = (size, size, first.shape[-1])
     ds = ds.map(lambda r: {k: fit_to_size(v, size) if k.endswith('image') else v
                            for k, v in r.items()})
-  local_batch = config.batch_size // process_count * config.n_critic
-  ds = ds.batch(local_batch, drop_remainder=True)
-  ds = ds.map(lambda b: to_model_batch(b, config.n_critic))
+  examples_per_step = examples_per_step or config.batch_size
+  ds = ds.batch(examples_per_step // process_count, drop_remainder=True)
+  ds = ds.map(to_model_batch)
   return DataPipeline(iterator=iter(ds), data_shape=data_shape, num_records=len(source))

@@ -180,9 +180,22 @@ def make_translation_data(config, process_index: int | None = None,
   example = ds[0]
   ds = ds[process_index::process_count].batch(config.batch_size // process_count,
                                               drop_remainder=True)
-  ds = ds.map(lambda b: pipeline_lib.to_model_batch(b, 1))
+  ds = ds.map(pipeline_lib.to_model_batch)
   return TranslationData(iterator=iter(ds), shape_a=tuple(example['a'].shape),
                          shape_b=tuple(example['b'].shape))
+
+
+def first_records(config, count: int) -> dict[str, np.ndarray]:
+  """The first `count` training records of A and B (not shuffled), float32 in [-1, 1]: the rows
+  of the sample grid when nothing is held out."""
+  first, second = _sources(config)
+  count = min(count, len(first), len(first) if second is None else len(second))
+  to_float = lambda images: np.stack(images).astype(np.float32) / 127.5 - 1.0
+  if second is None:
+    records = [first[i] for i in range(count)]
+    return {'a': to_float([r['a'] for r in records]), 'b': to_float([r['b'] for r in records])}
+  return {'a': to_float([first[i] for i in range(count)]),
+          'b': to_float([second[i] for i in range(count)])}
 
 
 def mean_image(config, max_records: int = 5000) -> np.ndarray:

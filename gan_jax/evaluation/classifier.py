@@ -9,6 +9,8 @@ The held-out images (a seeded 1,000-image split) are never trained on; the file 
 and the held-out accuracy.
 """
 
+import os
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -112,10 +114,10 @@ def train_classifier(dataset: str, output: str, steps: int = 3000, batch_size: i
   predictions = np.concatenate([np.asarray(predict(params, images[test_idx[i:i + 500]]))
                                 for i in range(0, len(test_idx), 500)])
   accuracy = float(np.mean(predictions == labels[test_idx]))
-  metadata = dict(kind=KIND, architecture='DigitCNN', num_classes=num_classes,
-                  feature_dim=model.feature_dim, image_shape=list(images.shape[1:]),
-                  dataset=dataset, num_records=len(images), held_out=held_out, split_seed=seed,
-                  steps=steps, held_out_accuracy=accuracy)
+  metadata = {'kind': KIND, 'architecture': 'DigitCNN', 'num_classes': num_classes,
+              'feature_dim': model.feature_dim, 'image_shape': list(images.shape[1:]),
+              'dataset': dataset, 'num_records': len(images), 'held_out': held_out,
+              'split_seed': seed, 'steps': steps, 'held_out_accuracy': accuracy}
   features_lib.save_weights(output, {'params': params}, metadata)
   log(f'held-out accuracy {accuracy:.4f} on {held_out} images; saved {output}')
   return metadata
@@ -142,3 +144,9 @@ def extractor_from_weights(variables: dict, metadata: dict, name: str,
            f'held-out accuracy {metadata["held_out_accuracy"]:.4f})',
       apply=apply, feature_dim=metadata['feature_dim'], num_classes=metadata['num_classes'],
       batch_size=batch_size, image_channels=channels)
+
+
+@features_lib.register_loader(KIND)
+def _load(variables: dict, metadata: dict, path: str) -> features_lib.FeatureExtractor:
+  """features.load_extractor's loader of classifier weights files."""
+  return extractor_from_weights(variables, metadata, os.path.basename(path))

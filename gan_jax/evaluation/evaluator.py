@@ -15,18 +15,16 @@ every number comes with a protocol string: sample counts, reference data, featur
 """
 
 import dataclasses
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from gan_jax import errors
 from gan_jax.data import pipeline as pipeline_lib
 from gan_jax.data import sources
-from gan_jax.evaluation import diagnostics
+from gan_jax.evaluation import diagnostics, latent, toy2d
 from gan_jax.evaluation import features as features_lib
-from gan_jax.evaluation import latent
 from gan_jax.evaluation import metrics as metrics_lib
-from gan_jax.evaluation import toy2d
 
 FEATURE_METRICS = ('fid', 'kid', 'is', 'pr', 'dc', 'classes')
 PIXEL_METRICS = ('birthday', 'nn_divergence', 'memorization')

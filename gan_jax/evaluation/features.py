@@ -3,7 +3,10 @@
 A FeatureExtractor maps images (float32 NHWC in [-1, 1], any size, 1 or 3 channels) to
 (features [B, D], logits [B, K]): features feed FID, KID, precision/recall and density/coverage;
 logits feed the Inception Score and class histograms. Two kinds exist: InceptionV3 with the FID
-weights (`inception.py`) and the small domain classifiers this project trains (`classifier.py`).
+weights (`inception_net.py`; `inception.py` converts them) and the small domain classifiers this
+project trains (`classifier.py`). Each module registers the loader of its kind with
+`register_loader`, and gan_jax/evaluation/__init__.py imports both: whatever imports this module
+gets a `load_extractor` that knows every kind (this module imports neither).
 
 Weights files are .npz: one array per parameter, keyed by its '/'-joined path in the Flax
 variables, plus '__metadata__': a JSON string (architecture fields, provenance, accuracy).
@@ -12,7 +15,8 @@ variables, plus '__metadata__': a JSON string (architecture fields, provenance, 
 import dataclasses
 import json
 import os
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import flax
 import jax
@@ -90,18 +94,27 @@ def check_shapes(variables: Any, expected: dict[str, tuple[int, ...]], what: str
                      (f' (and {len(problems) - 10} more)' if len(problems) > 10 else ''))
 
 
+# loader(variables, metadata, path) -> FeatureExtractor, by the weights file's metadata 'kind'.
+Loader = Callable[[dict, dict, str], FeatureExtractor]
+_LOADERS: dict[str, Loader] = {}
+
+
+def register_loader(kind: str) -> Callable[[Loader], Loader]:
+  """Decorator: `load_extractor` builds the extractor of weights files of `kind` with it."""
+  def register(loader: Loader) -> Loader:
+    _LOADERS[kind] = loader
+    return loader
+  return register
+
+
 def load_extractor(path: str) -> FeatureExtractor:
   """The feature extractor in a weights file: a classifier trained by `gan_jax.evaluate
   train-classifier`, or InceptionV3 converted by `python -m gan_jax.evaluation.inception`."""
   variables, metadata = load_weights(path, 'feature extractor')
-  name = os.path.basename(path)
   kind = metadata.get('kind')
-  if kind == 'classifier':
-    from gan_jax.evaluation import classifier  # pylint: disable=g-import-not-at-top
-    return classifier.extractor_from_weights(variables, metadata, name)
-  if kind == 'inception_v3':
-    from gan_jax.evaluation import inception  # pylint: disable=g-import-not-at-top
-    return inception.load_inception(path)
-  raise ValueError(f'{path!r} holds weights of kind {kind!r}; expected a classifier (made by '
-                   '`python -m gan_jax.evaluate train-classifier`) or InceptionV3 (made by '
-                   '`python -m gan_jax.evaluation.inception`).')
+  loader = _LOADERS.get(kind) if isinstance(kind, str) else None
+  if loader is None:
+    raise ValueError(f'{path!r} holds weights of kind {kind!r}; expected a classifier (made by '
+                     '`python -m gan_jax.evaluate train-classifier`) or InceptionV3 (made by '
+                     '`python -m gan_jax.evaluation.inception`).')
+  return loader(variables, metadata, path)

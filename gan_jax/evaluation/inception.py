@@ -1,223 +1,36 @@
-"""InceptionV3 with the FID weights, in Flax: the network FID, KID and the Inception Score use.
+"""InceptionV3's FID weights, converted from pytorch-fid's PyTorch file to a gan_jax weights file.
 
-Architecture: Inception-v3 (Szegedy et al. 2016, "Rethinking the Inception Architecture for
-Computer Vision", arXiv:1512.00567) as frozen in TensorFlow's 2015-12-05 graph, with which FID is
-defined (Heusel et al. 2017, arXiv:1706.08500). The port followed, layer for layer and name for
-name, is pytorch-fid's `fid_inception_v3()` (github.com/mseitzer/pytorch-fid,
-src/pytorch_fid/inception.py): torchvision's Inception3 with 1008 logits, no auxiliary head, and
-the blocks that differ from torchvision's:
-  * FIDInceptionA / FIDInceptionC / FIDInceptionE_1: the pool branch averages without counting the
-    padding (count_include_pad=False);
-  * FIDInceptionE_2 (Mixed_7c): the pool branch takes a 3x3 max instead of an average.
-Every convolution is bias-free, followed by batch norm (eps 0.001, running statistics) and ReLU.
-
-Input handling follows pytorch-fid's InceptionV3(resize_input=True, normalize_input=True): images
-are resized to 299x299 with bilinear interpolation, align_corners=False and no antialiasing
-(F.interpolate's defaults), then mapped from [0, 1] to [-1, 1]. This module takes images already
-in [-1, 1]; bilinear weights sum to one, so resizing then scaling equals scaling then resizing.
-jax.image.resize(method='bilinear', antialias=False) samples the same half-pixel-centred points as
-F.interpolate and, like it, reads only the 2x2 nearest pixels: it matches PyTorch when upsampling
-and also when downsampling (aliasing included, as in pytorch-fid). Images already 299x299 are not
-resampled. One-channel images are repeated to three channels.
+The network FID, KID and the Inception Score use (pytorch-fid's FIDInceptionV3 in Flax) and the
+loader of converted weights, `load_inception`, are in `inception_net.py`.
 
 Weights: https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/
 pt_inception-2015-12-05-6726825d.pth (pytorch-fid's port of TF's 2015-12-05 graph). Convert once:
   pip install torch   # only for this conversion; gan_jax itself does not need torch
   python -m gan_jax.evaluation.inception \
       --input=pt_inception-2015-12-05-6726825d.pth --output=inception_fid.npz
-then `load_inception('inception_fid.npz')` returns the FeatureExtractor: pool3 features [B, 2048]
-(after the global average pool) and logits [B, 1008].
+then `--features=inception_fid.npz` (or `load_inception('inception_fid.npz')`) computes the
+metrics with it.
 """
 
-import functools
 import hashlib
 import os
 import sys
-from typing import Any, Sequence
+from typing import Any
 
 import flax
-import flax.linen as nn
-import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
 from gan_jax.evaluation import features as features_lib
+from gan_jax.evaluation import inception_net
 
-INPUT_SIZE = 299
-FEATURE_DIM = 2048
-NUM_CLASSES = 1008
-WEIGHTS_NAME = 'pt_inception-2015-12-05'
 WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/'
                'pt_inception-2015-12-05-6726825d.pth')
 WEIGHTS_SHA256_PREFIX = '6726825d'  # PyTorch Hub names files by their sha256's first digits.
-_WHAT = 'InceptionV3 weights'
-# Convolutions in full float32: TF32 (the GPU default) would move FID in its later digits.
-_PRECISION = jax.lax.Precision.HIGHEST
-
-
-def _pairs(value: int | Sequence[int]) -> tuple[int, int]:
-  return (value, value) if isinstance(value, int) else tuple(value)
-
-
-class BasicConv(nn.Module):
-  """Bias-free convolution, batch norm (eps 0.001, running statistics), ReLU: torchvision's
-  BasicConv2d, with PyTorch's symmetric zero padding."""
-  features: int
-  kernel_size: int | Sequence[int]
-  strides: int | Sequence[int] = 1
-  padding: int | Sequence[int] = 0
-
-  @nn.compact
-  def __call__(self, x):
-    pad_h, pad_w = _pairs(self.padding)
-    x = nn.Conv(self.features, _pairs(self.kernel_size), strides=_pairs(self.strides),
-                padding=((pad_h, pad_h), (pad_w, pad_w)), use_bias=False, precision=_PRECISION,
-                name='conv')(x)
-    x = nn.BatchNorm(use_running_average=True, epsilon=1e-3, name='bn')(x)
-    return nn.relu(x)
-
-
-def _average_pool_3x3(x):
-  """3x3, stride 1, padding 1, averaging over the pixels inside the image only."""
-  return nn.avg_pool(x, (3, 3), strides=(1, 1), padding=((1, 1), (1, 1)),
-                     count_include_pad=False)
-
-
-def _max_pool_3x3_stride_2(x):
-  return nn.max_pool(x, (3, 3), strides=(2, 2), padding='VALID')
-
-
-class InceptionA(nn.Module):
-  """Mixed_5b/5c/5d (pytorch-fid FIDInceptionA): 35x35 grid, 1x1 / 5x5 / double 3x3 / pool."""
-  pool_features: int
-
-  @nn.compact
-  def __call__(self, x):
-    branch1x1 = BasicConv(64, 1, name='branch1x1')(x)
-    branch5x5 = BasicConv(48, 1, name='branch5x5_1')(x)
-    branch5x5 = BasicConv(64, 5, padding=2, name='branch5x5_2')(branch5x5)
-    branch3x3dbl = BasicConv(64, 1, name='branch3x3dbl_1')(x)
-    branch3x3dbl = BasicConv(96, 3, padding=1, name='branch3x3dbl_2')(branch3x3dbl)
-    branch3x3dbl = BasicConv(96, 3, padding=1, name='branch3x3dbl_3')(branch3x3dbl)
-    branch_pool = BasicConv(self.pool_features, 1, name='branch_pool')(_average_pool_3x3(x))
-    return jnp.concatenate([branch1x1, branch5x5, branch3x3dbl, branch_pool], axis=-1)
-
-
-class InceptionB(nn.Module):
-  """Mixed_6a (torchvision InceptionB): 35x35 -> 17x17 grid reduction."""
-
-  @nn.compact
-  def __call__(self, x):
-    branch3x3 = BasicConv(384, 3, strides=2, name='branch3x3')(x)
-    branch3x3dbl = BasicConv(64, 1, name='branch3x3dbl_1')(x)
-    branch3x3dbl = BasicConv(96, 3, padding=1, name='branch3x3dbl_2')(branch3x3dbl)
-    branch3x3dbl = BasicConv(96, 3, strides=2, name='branch3x3dbl_3')(branch3x3dbl)
-    branch_pool = _max_pool_3x3_stride_2(x)
-    return jnp.concatenate([branch3x3, branch3x3dbl, branch_pool], axis=-1)
-
-
-class InceptionC(nn.Module):
-  """Mixed_6b..6e (pytorch-fid FIDInceptionC): 17x17 grid, factorised 7x7 convolutions."""
-  channels_7x7: int
-
-  @nn.compact
-  def __call__(self, x):
-    c7 = self.channels_7x7
-    branch1x1 = BasicConv(192, 1, name='branch1x1')(x)
-    branch7x7 = BasicConv(c7, 1, name='branch7x7_1')(x)
-    branch7x7 = BasicConv(c7, (1, 7), padding=(0, 3), name='branch7x7_2')(branch7x7)
-    branch7x7 = BasicConv(192, (7, 1), padding=(3, 0), name='branch7x7_3')(branch7x7)
-    branch7x7dbl = BasicConv(c7, 1, name='branch7x7dbl_1')(x)
-    branch7x7dbl = BasicConv(c7, (7, 1), padding=(3, 0), name='branch7x7dbl_2')(branch7x7dbl)
-    branch7x7dbl = BasicConv(c7, (1, 7), padding=(0, 3), name='branch7x7dbl_3')(branch7x7dbl)
-    branch7x7dbl = BasicConv(c7, (7, 1), padding=(3, 0), name='branch7x7dbl_4')(branch7x7dbl)
-    branch7x7dbl = BasicConv(192, (1, 7), padding=(0, 3), name='branch7x7dbl_5')(branch7x7dbl)
-    branch_pool = BasicConv(192, 1, name='branch_pool')(_average_pool_3x3(x))
-    return jnp.concatenate([branch1x1, branch7x7, branch7x7dbl, branch_pool], axis=-1)
-
-
-class InceptionD(nn.Module):
-  """Mixed_7a (torchvision InceptionD): 17x17 -> 8x8 grid reduction."""
-
-  @nn.compact
-  def __call__(self, x):
-    branch3x3 = BasicConv(192, 1, name='branch3x3_1')(x)
-    branch3x3 = BasicConv(320, 3, strides=2, name='branch3x3_2')(branch3x3)
-    branch7x7x3 = BasicConv(192, 1, name='branch7x7x3_1')(x)
-    branch7x7x3 = BasicConv(192, (1, 7), padding=(0, 3), name='branch7x7x3_2')(branch7x7x3)
-    branch7x7x3 = BasicConv(192, (7, 1), padding=(3, 0), name='branch7x7x3_3')(branch7x7x3)
-    branch7x7x3 = BasicConv(192, 3, strides=2, name='branch7x7x3_4')(branch7x7x3)
-    branch_pool = _max_pool_3x3_stride_2(x)
-    return jnp.concatenate([branch3x3, branch7x7x3, branch_pool], axis=-1)
-
-
-class InceptionE(nn.Module):
-  """Mixed_7b (pytorch-fid FIDInceptionE_1, average pool) and Mixed_7c (FIDInceptionE_2, max
-  pool): 8x8 grid, 3x3 convolutions split into parallel 1x3 and 3x1."""
-  pool: str  # 'average' or 'max'.
-
-  @nn.compact
-  def __call__(self, x):
-    branch1x1 = BasicConv(320, 1, name='branch1x1')(x)
-    branch3x3 = BasicConv(384, 1, name='branch3x3_1')(x)
-    branch3x3 = jnp.concatenate([
-        BasicConv(384, (1, 3), padding=(0, 1), name='branch3x3_2a')(branch3x3),
-        BasicConv(384, (3, 1), padding=(1, 0), name='branch3x3_2b')(branch3x3)], axis=-1)
-    branch3x3dbl = BasicConv(448, 1, name='branch3x3dbl_1')(x)
-    branch3x3dbl = BasicConv(384, 3, padding=1, name='branch3x3dbl_2')(branch3x3dbl)
-    branch3x3dbl = jnp.concatenate([
-        BasicConv(384, (1, 3), padding=(0, 1), name='branch3x3dbl_3a')(branch3x3dbl),
-        BasicConv(384, (3, 1), padding=(1, 0), name='branch3x3dbl_3b')(branch3x3dbl)], axis=-1)
-    if self.pool == 'average':
-      pooled = _average_pool_3x3(x)
-    elif self.pool == 'max':
-      pooled = nn.max_pool(x, (3, 3), strides=(1, 1), padding=((1, 1), (1, 1)))
-    else:
-      raise ValueError(f"InceptionE pool must be 'average' or 'max', not {self.pool!r}.")
-    branch_pool = BasicConv(192, 1, name='branch_pool')(pooled)
-    return jnp.concatenate([branch1x1, branch3x3, branch3x3dbl, branch_pool], axis=-1)
-
-
-class InceptionV3(nn.Module):
-  """images [B, H, W, 1 or 3] in [-1, 1] -> (pool3 features [B, 2048], logits [B, 1008]).
-
-  pytorch-fid's FIDInceptionV3 in inference mode (batch norm on running statistics, no dropout),
-  module names as in its state_dict so the weights convert by renaming.
-  """
-
-  @nn.compact
-  def __call__(self, images):
-    x = jnp.asarray(images, jnp.float32)
-    if x.ndim != 4 or x.shape[-1] not in (1, 3):
-      raise ValueError(f'InceptionV3 takes images [B, H, W, 1 or 3], not shape {x.shape}.')
-    if x.shape[-1] == 1:
-      x = jnp.repeat(x, 3, axis=-1)
-    if x.shape[1:3] != (INPUT_SIZE, INPUT_SIZE):
-      x = jax.image.resize(x, (x.shape[0], INPUT_SIZE, INPUT_SIZE, 3), method='bilinear',
-                           antialias=False)
-    x = BasicConv(32, 3, strides=2, name='Conv2d_1a_3x3')(x)  # 149x149
-    x = BasicConv(32, 3, name='Conv2d_2a_3x3')(x)  # 147x147
-    x = BasicConv(64, 3, padding=1, name='Conv2d_2b_3x3')(x)
-    x = _max_pool_3x3_stride_2(x)  # 73x73
-    x = BasicConv(80, 1, name='Conv2d_3b_1x1')(x)
-    x = BasicConv(192, 3, name='Conv2d_4a_3x3')(x)  # 71x71
-    x = _max_pool_3x3_stride_2(x)  # 35x35
-    x = InceptionA(32, name='Mixed_5b')(x)  # 256 channels
-    x = InceptionA(64, name='Mixed_5c')(x)  # 288
-    x = InceptionA(64, name='Mixed_5d')(x)  # 288
-    x = InceptionB(name='Mixed_6a')(x)  # 17x17x768
-    x = InceptionC(128, name='Mixed_6b')(x)
-    x = InceptionC(160, name='Mixed_6c')(x)
-    x = InceptionC(160, name='Mixed_6d')(x)
-    x = InceptionC(192, name='Mixed_6e')(x)
-    x = InceptionD(name='Mixed_7a')(x)  # 8x8x1280
-    x = InceptionE('average', name='Mixed_7b')(x)  # 8x8x2048
-    x = InceptionE('max', name='Mixed_7c')(x)
-    pool3 = jnp.mean(x, axis=(1, 2))
-    logits = nn.Dense(NUM_CLASSES, precision=_PRECISION, name='fc')(pool3)
-    return pool3, logits
-
+# Defined with the network; also here for this module's callers.
+KIND = inception_net.KIND
+WEIGHTS_NAME = inception_net.WEIGHTS_NAME
+load_inception = inception_net.load_inception
 
 # Flax variable path (collection, *modules, leaf) <-> pytorch-fid state_dict name.
 _LEAF_TO_TORCH = {('params', 'conv', 'kernel'): 'conv.weight',
@@ -228,14 +41,6 @@ _LEAF_TO_TORCH = {('params', 'conv', 'kernel'): 'conv.weight',
                   ('params', 'fc', 'kernel'): 'fc.weight',
                   ('params', 'fc', 'bias'): 'fc.bias'}
 _IGNORED_TORCH_SUFFIXES = ('.num_batches_tracked',)  # Batch-norm step counters: unused here.
-
-
-def variable_shapes() -> dict[tuple[str, ...], tuple[int, ...]]:
-  """Flax variable path -> shape, from an abstract init (no weights computed)."""
-  abstract = jax.eval_shape(InceptionV3().init, jax.random.key(0),
-                            jax.ShapeDtypeStruct((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32))
-  flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(abstract))
-  return {path: tuple(leaf.shape) for path, leaf in flat.items()}
 
 
 def _torch_name(path: tuple[str, ...]) -> str:
@@ -254,7 +59,8 @@ def _torch_shape(path: tuple[str, ...], shape: tuple[int, ...]) -> tuple[int, ..
 def pytorch_fid_shapes() -> dict[str, tuple[int, ...]]:
   """The pytorch-fid FIDInceptionV3 state_dict names and shapes this port reads (the batch-norm
   num_batches_tracked counters are accepted and ignored)."""
-  return {_torch_name(path): _torch_shape(path, shape) for path, shape in variable_shapes().items()}
+  return {_torch_name(path): _torch_shape(path, shape)
+          for path, shape in inception_net.variable_shapes().items()}
 
 
 def convert_pytorch_fid(state_dict: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -262,7 +68,7 @@ def convert_pytorch_fid(state_dict: dict[str, np.ndarray]) -> dict[str, Any]:
 
   Raises ValueError listing every missing or unexpected name and every shape mismatch.
   """
-  expected = variable_shapes()
+  expected = inception_net.variable_shapes()
   by_torch_name = {_torch_name(path): path for path in expected}
   given = {name: np.asarray(value) for name, value in state_dict.items()
            if not name.endswith(_IGNORED_TORCH_SUFFIXES)}
@@ -296,34 +102,6 @@ def convert_pytorch_fid(state_dict: dict[str, np.ndarray]) -> dict[str, Any]:
   return flax.traverse_util.unflatten_dict(flat)
 
 
-KIND = 'inception_v3'  # features.load_extractor dispatches on it.
-
-
-@jax.jit
-def _apply_inception(variables, images):
-  """One jitted function for every loaded copy of the weights (they share compilations)."""
-  return InceptionV3().apply(variables, images)
-
-
-def load_inception(path: str, batch_size: int = 100) -> features_lib.FeatureExtractor:
-  """Converted FID weights (.npz) -> FeatureExtractor: images in [-1, 1] -> (pool3 [B, 2048],
-  logits [B, 1008]). Raises ValueError naming any missing, unexpected or misshapen variable."""
-  variables, _ = features_lib.load_weights(path, _WHAT)
-  try:
-    features_lib.check_shapes(variables, {'/'.join(p): s for p, s in variable_shapes().items()},
-                              f'{_WHAT} {path!r}')
-  except ValueError as e:
-    raise ValueError(f'{e}. Convert pt_inception-2015-12-05-6726825d.pth with '
-                     '`python -m gan_jax.evaluation.inception`.') from None
-  given = flax.traverse_util.flatten_dict(variables)
-  variables = jax.device_put(flax.traverse_util.unflatten_dict(
-      {p: np.asarray(v, np.float32) for p, v in given.items()}))
-  apply = functools.partial(_apply_inception, variables)
-  return features_lib.FeatureExtractor(
-      name=f'InceptionV3 (FID weights {WEIGHTS_NAME}, pool3 {FEATURE_DIM}-d)',
-      apply=apply, feature_dim=FEATURE_DIM, num_classes=NUM_CLASSES, batch_size=batch_size)
-
-
 def convert_file(input_path: str, output_path: str) -> None:
   """pytorch-fid's .pth (read with torch) -> gan_jax .npz weights file."""
   try:
@@ -346,8 +124,8 @@ def convert_file(input_path: str, output_path: str) -> None:
       'source_file': os.path.basename(input_path),
       'source_sha256': sha256,
       'source_url': WEIGHTS_URL,
-      'feature_dim': FEATURE_DIM,
-      'num_classes': NUM_CLASSES})
+      'feature_dim': inception_net.FEATURE_DIM,
+      'num_classes': inception_net.NUM_CLASSES})
 
 
 def main(argv):

@@ -85,8 +85,8 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-  """images [B, H, W, C] (and labels [B] when conditional) -> logits [B] (float32); for AC-GAN
-  and the semi-supervised GAN (logits [B], class_logits [B, num_classes])."""
+  """images [B, H, W, C] (and labels [B] when conditional) -> DiscriminatorOutput: logits [B]
+  (float32), class_logits [B, num_classes] for AC-GAN and the semi-supervised GAN, features."""
   CONDITIONINGS = ('none', 'concat', 'projection', 'acgan', 'semi_supervised')
   width: int = 64
   norm: str = 'batch'
@@ -108,6 +108,5 @@ class DCGANDiscriminator(nn.Module):
       x = nn.leaky_relu(x, 0.2)
     # The final score: a conv over the whole base x base map, i.e. a dense layer.
     x = x.reshape(x.shape[0], -1)
-    self.sow('intermediates', 'features', x)  # For feature matching (semi-supervised GAN).
     return layers.discriminator_head(x, labels, self.num_classes, self.conditioning,
                                      layers.DCGAN_INIT, self.dtype)

@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from gan_jax.models import layers
+from gan_jax.models.output import DiscriminatorOutput
 
 NORMS = ('instance', 'batch', 'none')
 INIT = layers.DCGAN_INIT  # N(0, 0.02).
@@ -120,8 +121,8 @@ def patch_map_size(size: int, num_layers: int) -> int:
 
 
 class PatchDiscriminator(nn.Module):
-  """PatchGAN (the reference's NLayerDiscriminator): images [B, H, W, C] -> a map of logits
-  [B, h, w] (float32), each classifying one receptive_field(num_layers)-sized patch:
+  """PatchGAN (the reference's NLayerDiscriminator): images [B, H, W, C] -> DiscriminatorOutput
+  whose score is a map of logits [B, h, w] (float32), each classifying one receptive_field(num_layers)-sized patch:
 
     conv4x4 stride 2 (w), LeakyReLU 0.2;
     for n = 1 .. num_layers - 1: conv4x4 stride 2 (w * min(2**n, 8)), norm, LeakyReLU 0.2;
@@ -156,7 +157,7 @@ class PatchDiscriminator(nn.Module):
       x = _conv(self.width * min(2**n, 8), 4, stride, 1, bias, self.dtype)(x)
       x = nn.leaky_relu(norm(x), 0.2)
     x = _conv(1, 4, 1, 1, dtype=self.dtype)(x)
-    return x[..., 0].astype(jnp.float32)
+    return DiscriminatorOutput(x[..., 0].astype(jnp.float32))
 
 
 def _largest_num_downs(height: int, width: int) -> int:

@@ -6,6 +6,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.models.output import DiscriminatorOutput
+
 # DCGAN (Radford et al. 2016): all weights from a zero-centred normal with std 0.02.
 DCGAN_INIT = nn.initializers.normal(stddev=0.02)
 
@@ -62,26 +64,29 @@ class ConditionalBatchNorm(nn.Module):
 
 def discriminator_head(features, labels, num_classes: int, conditioning: str, kernel_init,
                        dtype=None):
-  """D's output from its last features phi(x) [B, F] (float32 results):
+  """D's output (a DiscriminatorOutput with phi(x) as its features) from its last features
+  phi(x) [B, F] (float32 results):
 
     'none', 'concat': the score psi(phi(x)) [B], a dense layer;
     'projection': psi(phi(x)) + <embed(y), phi(x)> (Miyato & Koyama 2018);
-    'acgan': (psi(phi(x)), class logits [B, K]) from a second dense head (Odena et al. 2017);
-    'semi_supervised': (logsumexp(l), l) for K class logits l: the K+1-class discriminator of
+    'acgan': psi(phi(x)) and class logits [B, K] from a second dense head (Odena et al. 2017);
+    'semi_supervised': score logsumexp(l) and class logits l for K class logits l: the K+1-class discriminator of
       Salimans et al. 2016 with the fake class's logit fixed at 0, so D(x) = Z / (Z + 1),
       Z = sum_k exp(l_k), and its real/fake logit is log Z.
 
   Call it from the discriminator's compact __call__ (its layers belong to that module)."""
   features = features.reshape(features.shape[0], -1)
+  class_logits = None
   if conditioning in ('acgan', 'semi_supervised'):
     class_logits = nn.Dense(num_classes, kernel_init=kernel_init, dtype=dtype,
                             name='class_head')(features).astype(jnp.float32)
     if conditioning == 'semi_supervised':
-      return jax.nn.logsumexp(class_logits, axis=-1), class_logits
+      return DiscriminatorOutput(jax.nn.logsumexp(class_logits, axis=-1), class_logits,
+                                 features.astype(jnp.float32))
   logits = nn.Dense(1, kernel_init=kernel_init, dtype=dtype)(features)[:, 0]
   if conditioning == 'projection':
     embedding = nn.Embed(num_classes, features.shape[-1], embedding_init=kernel_init,
                          name='projection')(labels)
     logits = logits + jnp.sum(embedding.astype(features.dtype) * features, axis=-1)
-  logits = logits.astype(jnp.float32)
-  return (logits, class_logits) if conditioning == 'acgan' else logits
+  return DiscriminatorOutput(logits.astype(jnp.float32), class_logits,
+                             features.astype(jnp.float32))

@@ -73,6 +73,5 @@ class MLPDiscriminator(nn.Module):
     for units in self.hidden:
       x = self._noisy(dense(units)(x), self.hidden_noise, train)
       x = nn.leaky_relu(layers.normalization(self.norm, train, self.dtype)(x), 0.2)
-    self.sow('intermediates', 'features', x)  # For feature matching (semi-supervised GAN).
     return layers.discriminator_head(x, labels, self.num_classes, self.conditioning,
                                      nn.initializers.lecun_normal(), self.dtype)

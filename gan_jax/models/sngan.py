@@ -51,6 +51,7 @@ import jax.numpy as jnp
 
 from gan_jax.models import layers
 from gan_jax.models.dcgan import spatial_plan
+from gan_jax.models.output import DiscriminatorOutput
 
 # Glorot uniform: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)); fans include the kernel size.
 RESIDUAL_INIT = nn.initializers.variance_scaling(2.0, 'fan_avg', 'uniform')  # gain sqrt(2)
@@ -183,7 +184,8 @@ class SNGANGenerator(nn.Module):
 
 
 class SNGANDiscriminator(nn.Module):
-  """images [B, H, W, C] (and labels [B] when conditional) -> logits [B] (float32)."""
+  """images [B, H, W, C] (and labels [B] when conditional) -> DiscriminatorOutput: logits [B]
+  (float32), the pooled features h [B, F]."""
   CONDITIONINGS = ('none', 'projection')
   width: int = 128
   dtype: Any = None  # Compute dtype (config.compute_dtype); parameters stay float32.
@@ -205,4 +207,4 @@ class SNGANDiscriminator(nn.Module):
                        name='embed')
       y = jax.nn.one_hot(labels, self.num_classes, dtype=h.dtype)
       logits = logits + jnp.sum(spectral_norm(embed, y, train) * h, axis=-1)
-    return logits.astype(jnp.float32)
+    return DiscriminatorOutput(logits.astype(jnp.float32), None, h.astype(jnp.float32))

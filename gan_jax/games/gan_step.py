@@ -1,0 +1,135 @@
+"""The GAN game's train step: a pure function (state, batch) -> (state, metrics).
+
+One step is `n_critic` discriminator updates, each on its own real batch and fresh fakes, then one
+generator update on fresh z (Goodfellow et al. 2014, Algorithm 1; k = n_critic). Each player's
+loss is the sum of its terms (gan_terms.py). Randomness: streams.step_key(seed, step), then named
+streams, so the step is a function of (state, batch) alone. Conditional GANs draw the fakes'
+labels uniformly; MIX+GAN players weigh all pairs of components.
+
+The batch is plain: batch['image'] [n_critic * B, ...] (and 'label', 'labelled_image',
+'labelled_label' alike); D update i reads records i, n_critic + i, 2 n_critic + i, ... (a reshape
+to [B, n_critic] that keeps each device's records on the device when B is split over devices).
+"""
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from gan_jax import losses
+from gan_jax import streams
+from gan_jax.games import base
+from gan_jax.games import gan_terms
+from gan_jax.games.gan import D, G, GAN
+from gan_jax.models import mixture
+
+
+def ema_decay_at(step, decay: float):
+  """EMA decay with warm-up, min(decay, (1 + t) / (10 + t)), so early averages are not dominated by
+  the random initialisation (as tf.train.ExponentialMovingAverage with num_updates)."""
+  step = step.astype(jnp.float32)
+  return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+
+
+def critic_batches(batch: dict, n_critic: int) -> list[dict]:
+  """The n_critic real batches of one step's plain batch [n_critic * B, ...]."""
+  if n_critic == 1:
+    return [batch]
+  split = {k: v.reshape((-1, n_critic) + v.shape[1:]) for k, v in batch.items()}
+  return [{k: v[:, i] for k, v in split.items()} for i in range(n_critic)]
+
+
+def make_train_step(gan: GAN) -> Callable:
+  """Returns train_step(state, batch) -> (state, metrics) for this GAN (not jitted; see sharding)."""
+  config = gan.config
+  d_terms, g_terms = gan_terms.d_terms(config), gan_terms.g_terms(config)
+  g_needs_real = gan_terms.g_needs_real_scores(config)
+  stream = streams.stream
+
+  def labels_of(real):
+    return real['label'] if gan.conditional else None
+
+  def discriminator_update(state, real: dict, key, update_count):
+    """One update of D on a real batch and fakes from the current G."""
+    images, labels = real['image'], labels_of(real)
+    fake_labels = gan.random_labels(stream(key, 'fake_labels'), images.shape[0])
+    fake, _ = gan.generate(state, gan.noise(stream(key, 'z'), images.shape[0]), fake_labels,
+                           stream(key, 'generator'))
+    fake = jax.lax.stop_gradient(fake)
+
+    def loss_fn(params):
+      real_out, stats = gan.discriminate(state, images, labels, stream(key, 'real'), params)
+      fake_out, stats = gan.discriminate(state, fake, fake_labels, stream(key, 'fake'), params,
+                                         stats)
+      labelled = None
+      if gan.semi_supervised:
+        labelled, stats = gan.discriminate(state, real['labelled_image'], None,
+                                           stream(key, 'labelled'), params, stats)
+      critic = lambda x, y, name: gan.discriminate(state, x, y, stream(key, f'penalty/{name}'),
+                                                   params)[0].score
+      inputs = gan_terms.DInputs(real_out, fake_out, images, fake, labels, fake_labels, critic,
+                                 stream(key, 'penalty'), params, state.params(G), labelled,
+                                 real.get('labelled_label'))
+      loss, metrics = gan_terms.total(d_terms, inputs, update_count)
+      metrics.update(d_real=jnp.mean(real_out.score), d_fake=jnp.mean(fake_out.score))
+      if labelled is not None:
+        metrics['d_class_accuracy'] = jnp.mean(
+            jnp.argmax(labelled.class_logits, -1) == real['labelled_label'])
+      elif real_out.class_logits is not None:
+        metrics['d_class_accuracy'] = jnp.mean(jnp.argmax(real_out.class_logits, -1) == labels)
+      return loss, (stats, metrics)
+
+    grads, (stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.params(D))
+    player = base.apply_gradients(state.players[D], grads, gan.d_tx, stats)
+    if config.weight_clip > 0:  # WGAN (Arjovsky et al. 2017): clip every parameter of the critic.
+      player = player.replace(params=jax.tree.map(
+          lambda p: jnp.clip(p, -config.weight_clip, config.weight_clip), player.params))
+    metrics['d_grad_norm'] = optax.global_norm(grads)
+    return state.replace(players={**state.players, D: player}), metrics
+
+  def generator_update(state, real: dict, key):
+    """One update of G against the current D."""
+    batch_size = real['image'].shape[0]
+    z = gan.noise(stream(key, 'z'), batch_size)
+    fake_labels = gan.random_labels(stream(key, 'fake_labels'), batch_size)
+
+    def loss_fn(params):
+      fake, stats = gan.generate(state, z, fake_labels, stream(key, 'generator'), params=params)
+      fake_out, _ = gan.discriminate(state, fake, fake_labels, stream(key, 'fake'))
+      real_out = None
+      if g_needs_real:
+        real_out, _ = gan.discriminate(state, real['image'], labels_of(real),
+                                       stream(key, 'real'))
+      inputs = gan_terms.GInputs(real_out, fake_out, fake_labels, state.params(D), params)
+      loss, metrics = gan_terms.total(g_terms, inputs, state.step + 1)
+      return loss, (stats, metrics)
+
+    grads, (stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.params(G))
+    player = base.apply_gradients(state.players[G], grads, gan.g_tx, stats)
+    metrics['g_grad_norm'] = optax.global_norm(grads)
+    return state.replace(players={**state.players, G: player}), metrics
+
+  def train_step(state: base.TrainState, batch) -> tuple[base.TrainState, dict]:
+    key = streams.step_key(config.seed, state.step)
+    reals = critic_batches(batch, config.n_critic)
+    # A Python loop, unrolled in the compiled step: XLA:CPU runs convolutions inside a while
+    # loop (lax.scan) about 50x slower, and n_critic is small.
+    for i, real in enumerate(reals):  # metrics: the last update's.
+      state, metrics = discriminator_update(state, real, stream(key, f'discriminator/{i}'),
+                                            state.step * config.n_critic + i + 1)
+    state, g_metrics = generator_update(state, reals[-1], stream(key, 'generator'))
+    metrics.update(g_metrics)
+
+    extras = dict(state.extras)
+    if 'ema' in extras:
+      decay = ema_decay_at(state.step, config.ema_decay)
+      extras['ema'] = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, extras['ema'],
+                                   state.params(G))
+    if gan.num_components > 1:  # MIX+GAN: how spread the mixtures are (log K = uniform).
+      metrics.update(g_mixture_entropy=losses.entropy(mixture.mixture_weights(state.params(G))),
+                     d_mixture_entropy=losses.entropy(mixture.mixture_weights(state.params(D))))
+    return state.replace(step=state.step + 1, extras=extras), metrics
+
+  return train_step
+

@@ -1,0 +1,153 @@
+"""The GAN game's loss terms: each player's loss is a sum of named terms, each with a weight and
+an `every` interval (lazy regularisation, StyleGAN2: a term with every = k is computed on every
+k-th update only and multiplied by k, so its average weight is unchanged).
+
+  D: adversarial (config.loss; MIX+GAN: over all pairs), the gradient penalties (R1, R2, WGAN-GP:
+     config.regularizers.NAME.weight / .every, or the short form config.gradient_penalty with
+     config.gp_weight), AC-GAN's class cross-entropy, the semi-supervised class loss, MIX+GAN's
+     entropy of D's weights;
+  G: adversarial (seeing D's real scores too, for the relativistic losses) or, semi-supervised,
+     feature matching; AC-GAN's class cross-entropy; MIX+GAN's entropy of G's weights.
+
+The math of each term is gan_jax/losses.py; a term here says which of D's outputs it reads.
+"""
+
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+
+from gan_jax import losses
+from gan_jax.models import mixture
+from gan_jax.models.output import DiscriminatorOutput
+
+
+class DInputs(NamedTuple):
+  """What D's terms read on one D update (fakes with stopped gradients)."""
+  real: DiscriminatorOutput
+  fake: DiscriminatorOutput
+  real_images: jax.Array
+  fake_images: jax.Array
+  real_labels: Optional[jax.Array]
+  fake_labels: Optional[jax.Array]
+  critic: Callable  # (images, labels, key) -> D's scores, through the augmentation.
+  key: jax.Array  # For the penalties' randomness (WGAN-GP's interpolation).
+  d_params: Any
+  g_params: Any
+  labelled: Optional[DiscriminatorOutput] = None  # Semi-supervised: D on the labelled batch.
+  labelled_labels: Optional[jax.Array] = None
+
+
+class GInputs(NamedTuple):
+  """What G's terms read (D's outputs on the fakes carry G's gradients)."""
+  real: Optional[DiscriminatorOutput]  # D on the reals, when a term needs them (relativistic).
+  fake: DiscriminatorOutput
+  fake_labels: Optional[jax.Array]
+  d_params: Any
+  g_params: Any
+
+
+class Term(NamedTuple):
+  name: str
+  fn: Callable  # inputs -> scalar.
+  weight: float = 1.0
+  every: int = 1
+  metric: Optional[str] = None  # The metric its (unweighted) value is reported as.
+
+
+def total(terms, inputs, update_count) -> tuple[jax.Array, dict]:
+  """sum_t weight_t * value_t, a lazy term (every = k > 1) only on the k-th, 2k-th, ... update
+  (update_count, counted from 1, a multiple of k) and then times k; returns (loss, the terms'
+  values as metrics: a lazy term's is 0 on the updates that skip it, so log at multiples of k)."""
+  loss, metrics = jnp.zeros((), jnp.float32), {}
+  for term in terms:
+    if term.every == 1:
+      value = term.fn(inputs)
+      loss = loss + term.weight * value
+    else:
+      due = update_count % term.every == 0
+      value = jax.lax.cond(due, lambda term=term: jnp.asarray(term.fn(inputs), jnp.float32),
+                           lambda: jnp.zeros((), jnp.float32))
+      loss = loss + term.every * term.weight * value
+    if term.metric:
+      metrics[term.metric] = value
+  return loss, metrics
+
+
+def _by_generator(scores, num_components):
+  """MIX+GAN: D's scores on the fakes of all generators [Kd, Kg * B] -> [Kd, Kg, B]."""
+  return scores.reshape(scores.shape[0], num_components, -1)
+
+
+def d_adversarial(objective, config) -> Callable:
+  if config.mixture_components > 1:
+    return lambda i: losses.mixture_d_loss(
+        objective, i.real.score, _by_generator(i.fake.score, config.mixture_components),
+        mixture.mixture_weights(i.d_params), mixture.mixture_weights(i.g_params),
+        config.label_smoothing, entropy_weight=0.0)
+  return lambda i: objective.d_loss(i.real.score, i.fake.score, config.label_smoothing)
+
+
+def g_adversarial(objective, config) -> Callable:
+  if config.mixture_components > 1:
+    return lambda i: losses.mixture_g_loss(
+        objective, _by_generator(i.fake.score, config.mixture_components),
+        mixture.mixture_weights(i.d_params), mixture.mixture_weights(i.g_params),
+        entropy_weight=0.0, real_logits=None if i.real is None else i.real.score)
+  return lambda i: objective.g_loss(None if i.real is None else i.real.score, i.fake.score)
+
+
+def penalty(fn: Callable, name: str) -> Callable:
+  """A gradient penalty of D at its real labels (R2 and WGAN-GP's interpolates too)."""
+  return lambda i: fn(lambda x: i.critic(x, i.real_labels, name), i.real_images, i.fake_images,
+                      i.key)
+
+
+def d_terms(config) -> list[Term]:
+  """D's terms of a (validated) GAN config."""
+  objective = losses.OBJECTIVES[config.loss]
+  semi_supervised = config.labelled_examples > 0
+  # Salimans et al. 2016 (and their code): L_D = L_supervised + 1/2 L_unsupervised.
+  terms = [Term('adversarial', d_adversarial(objective, config), 0.5 if semi_supervised else 1.0,
+                metric='d_loss')]
+  if config.gradient_penalty != 'none':
+    terms.append(Term(config.gradient_penalty, penalty(
+        losses.GRADIENT_PENALTIES[config.gradient_penalty], config.gradient_penalty),
+                      config.gp_weight, metric='gradient_penalty'))
+  for name, spec in sorted(config.regularizers.items()):
+    if spec.weight:
+      terms.append(Term(name, penalty(losses.GRADIENT_PENALTIES[name], name), spec.weight,
+                        spec.every, metric=f'd_{name}'))
+  if semi_supervised:
+    terms.append(Term('labelled_class', lambda i: losses.class_cross_entropy(
+        i.labelled.class_logits, i.labelled_labels), metric='d_class_loss'))
+  elif config.conditioning == 'acgan':
+    terms.append(Term('class', lambda i: (
+        losses.class_cross_entropy(i.real.class_logits, i.real_labels)
+        + losses.class_cross_entropy(i.fake.class_logits, i.fake_labels)),
+                      config.ac_weight, metric='d_class_loss'))
+  if config.mixture_components > 1:
+    terms.append(Term('mixture_entropy', lambda i: -losses.entropy(
+        mixture.mixture_weights(i.d_params)), config.mixture_entropy))
+  return terms
+
+
+def g_terms(config) -> list[Term]:
+  """G's terms of a (validated) GAN config."""
+  if config.labelled_examples > 0:
+    return [Term('feature_matching', lambda i: losses.feature_matching(
+        i.real.features, i.fake.features), metric='g_loss')]
+  terms = [Term('adversarial', g_adversarial(losses.OBJECTIVES[config.loss], config),
+                metric='g_loss')]
+  if config.conditioning == 'acgan':
+    terms.append(Term('class', lambda i: losses.class_cross_entropy(
+        i.fake.class_logits, i.fake_labels), config.ac_weight, metric='g_class_loss'))
+  if config.mixture_components > 1:
+    terms.append(Term('mixture_entropy', lambda i: -losses.entropy(
+        mixture.mixture_weights(i.g_params)), config.mixture_entropy))
+  return terms
+
+
+def g_needs_real_scores(config) -> bool:
+  """Whether G's terms read D's outputs on real data (relativistic losses, feature matching)."""
+  return config.labelled_examples > 0 or losses.OBJECTIVES[config.loss].relativistic
