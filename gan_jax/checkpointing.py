@@ -1,6 +1,6 @@
 """Orbax checkpoints of the whole train state and the Grain iterator, in WORKDIR/checkpoints.
 
-Each checkpoint is a step folder holding `state` (the GANState pytree, written by every process
+Each checkpoint is a step folder holding `state` (the TrainState pytree, written by every process
 for its shards) and `data` (each process's iterator position). Restoring both makes a resumed
 run continue exactly as if it had never stopped.
 """

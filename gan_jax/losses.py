@@ -62,12 +62,18 @@ def least_squares_d_loss(real_logits, fake_logits, label_smoothing=0.0):
   """LSGAN (Mao et al. 2017, arXiv:1611.04076) with a=0, b=1:
   L_D = 1/2 E_x[(D(x) - 1)^2] + 1/2 E_z[D(G(z))^2]."""
   del label_smoothing
-  return 0.5 * jnp.mean((real_logits - 1.0)**2) + 0.5 * jnp.mean(fake_logits**2)
+  return 0.5 * squared_error(real_logits, 1.0) + 0.5 * squared_error(fake_logits, 0.0)
 
 
 def least_squares_g_loss(fake_logits):
   """LSGAN generator with c=1: L_G = 1/2 E_z[(D(G(z)) - 1)^2]."""
-  return 0.5 * jnp.mean((fake_logits - 1.0)**2)
+  return 0.5 * squared_error(fake_logits, 1.0)
+
+
+def squared_error(logits, target: float):
+  """mean (p - t)^2: the least-squares term LS(p, t) of LSGAN (least_squares_*, with 1/2) and of
+  CycleGAN (without)."""
+  return jnp.mean((logits - target)**2)
 
 
 def hinge_d_loss(real_logits, fake_logits, label_smoothing=0.0):
@@ -188,10 +194,6 @@ def l1(x, y):
   return jnp.mean(jnp.abs(x - y))
 
 
-def squared_error(logits, target: float):
-  """mean (p - t)^2: CycleGAN's least-squares adversarial term LS(p, t) (without the 1/2 of
-  least_squares_*)."""
-  return jnp.mean((logits - target)**2)
 
 
 def minimax_value(real_logits, fake_logits):

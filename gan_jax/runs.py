@@ -1,7 +1,7 @@
 """A training workdir: the files a run keeps there beside its checkpoints, and who may train in it.
 
-  lock            held (flock) by the one process that trains into the workdir; the kernel
-                  releases it when that process ends, however it ends (kill -9 included)
+  lock            held (flock) by the one process that trains into the workdir
+                  (gan_jax/workdir_lock.py)
   config.json     the config of the latest training segment: what sample / evaluate / translate
                   rebuild the models from, and what a resumed run must agree with
   segments.jsonl  one line per start of training (a segment): the step it resumed from, when,
@@ -18,8 +18,6 @@ one half-written.
 """
 
 import datetime
-import errno
-import fcntl
 import json
 import os
 import shutil
@@ -32,6 +30,7 @@ from absl import logging
 from gan_jax import configuration
 from gan_jax import errors
 from gan_jax import memory
+from gan_jax.workdir_lock import LOCK
 
 CONFIG = 'config.json'
 SEGMENTS = 'segments.jsonl'
@@ -41,7 +40,6 @@ RUN_INFO = 'run_info.json'
 # TranslationState, which this version cannot restore.
 STATE_LAYOUT = 2
 ROLLBACKS = 'rollbacks.json'
-LOCK = 'lock'
 CHECKPOINTS = 'checkpoints'
 # What a run writes into its workdir: folders, and files it appends to or replaces.
 OUTPUT_DIRS = (CHECKPOINTS, 'samples', 'tensorboard', 'eval')
@@ -147,49 +145,6 @@ def check_free_space(workdir: str, checkpoint_bytes: int, keep: int) -> None:
   if free < (keep + 1) * checkpoint_bytes:
     logging.warning('The disk of %s has %s free: room for fewer than keep_checkpoints + 1 = %d '
                     'checkpoints of %s.', workdir, room, keep + 1, size)
-
-
-class Lock:
-  """The workdir's lock, held while a run trains into it: flock(2) on WORKDIR/lock, released by
-  the kernel when the process ends however it ends, so a killed run never leaves it stuck. The
-  file names the holder (host, pid, start time) for the message another run gets. Only process 0
-  of a multi-process run takes it (enabled); the others follow process 0."""
-
-  def __init__(self, workdir: str, enabled: bool = True):
-    self.path = os.path.join(workdir, LOCK)
-    self.enabled = enabled
-    self._fd = None
-
-  def __enter__(self):
-    if not self.enabled:
-      return self
-    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      holder = os.pread(fd, 4096, 0).decode(errors='replace').strip() or 'unknown'
-      os.close(fd)
-      raise errors.WorkdirError(
-          f'{os.path.dirname(self.path)} is in use by another training run ({holder}); two runs '
-          'in one workdir would overwrite each other\'s checkpoints and logs. Wait for it to end '
-          '(or stop it: SIGTERM saves a checkpoint), or train into another --workdir.') from None
-    except OSError as e:
-      if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-        os.close(fd)
-        raise
-      logging.warning('%s cannot be locked on this filesystem (%s): make sure only one run '
-                      'trains into this workdir.', self.path, e.strerror)
-    os.ftruncate(fd, 0)
-    started = datetime.datetime.now().isoformat(timespec='seconds')
-    os.pwrite(fd, f'pid {os.getpid()} on {socket.gethostname()}, since {started}\n'.encode(), 0)
-    self._fd = fd
-    return self
-
-  def __exit__(self, *exc):
-    if self._fd is not None:
-      os.close(self._fd)  # Releases the lock; the file stays (removing it would race).
-      self._fd = None
-    return False
 
 
 def write_json(path: str, value: Any) -> None:

@@ -25,6 +25,7 @@ from gan_jax import preemption
 from gan_jax import reporting
 from gan_jax import runs
 from gan_jax import sharding
+from gan_jax import workdir_lock
 from gan_jax.games import base
 
 
@@ -45,7 +46,7 @@ def train_and_evaluate(config, workdir: str):
   configuration.validate(config, num_data_shards=mesh.devices.size)
   is_main = jax.process_index() == 0
   runs.prepare(workdir, is_main)
-  with runs.Lock(workdir, enabled=is_main):
+  with workdir_lock.Lock(workdir, enabled=is_main):
     changed = runs.check_resume(workdir, config)
     rollbacks = runs.read_rollbacks(workdir)
     while True:
@@ -90,9 +91,8 @@ def train_segment(config, workdir: str, segment: loop.Segment) -> base.TrainStat
     raise configuration.ConfigError(
         f'config.steps_per_call={steps_per_call} does not divide the step {start_step} of the '
         f'checkpoint in {checkpointer.directory}; resume with a steps_per_call that divides it.')
-  train_step = game.train_step if steps_per_call == 1 else base.scan_steps(game.train_step)
-  train_step = sharding.jit_train_step(train_step, mesh, steps_per_call,
-                                       jax.tree.map(lambda x: x.sharding, state))
+  state_sharding = jax.tree.map(lambda x: x.sharding, state)
+  jit = lambda fn: sharding.jit_train_step(fn, mesh, steps_per_call, state_sharding)
   batch_sharding = sharding.batch_sharding(mesh, steps_per_call)
 
   def next_batch():
@@ -107,13 +107,13 @@ def train_segment(config, workdir: str, segment: loop.Segment) -> base.TrainStat
   periodic_work = game.periodic(reporter)  # Loads feature networks, references: before compiling.
   logging.info('Training %s from step %d to %d on %d device(s).', game.description, start_step,
                config.total_steps, mesh.devices.size)
-  batch = None
+  batch, run_step = None, None
   if start_step < config.total_steps:
     batch = next_batch()
-    train_step = loop.compile_step(train_step, state, batch)
+    run_step = _compiled_steps(game, jit, steps_per_call, start_step, state, batch)
   with preemption.StopRequest() as stop, loop.closing(checkpointer, reporter):
     for step in range(start_step + steps_per_call, config.total_steps + 1, steps_per_call):
-      state, metrics = train_step(state, batch)  # Dispatched asynchronously.
+      state, metrics = run_step(step - steps_per_call, state, batch)  # Dispatched asynchronously.
       is_last = step == config.total_steps
       stopping = stop.requested(step)  # SIGTERM / SIGINT: checkpoint this step and return.
       saving = step % config.checkpoint_every == 0 or is_last or stopping
@@ -130,3 +130,17 @@ def train_segment(config, workdir: str, segment: loop.Segment) -> base.TrainStat
         batch = next_batch()
 
   return state
+
+
+def _compiled_steps(game: base.Game, jit, steps_per_call: int, start_step: int, state, batch):
+  """run_step(step, state, batch): the game's step compiled (and its memory plan checked) before
+  the loop; for a phased game (lazy terms) one program per phase, called by the step number."""
+  if game.phased is None or steps_per_call > 1:
+    step_fn = game.train_step if steps_per_call == 1 else base.scan_steps(game.train_step)
+    compiled = loop.compile_step(jit(step_fn), state, batch)
+    return lambda step, state, batch: compiled(state, batch)
+  phase_of = game.phased.phase_of
+  phases = {phase_of(s) for s in range(start_step, start_step + game.phased.period)}
+  compiled = {p: loop.compile_step(jit(game.phased.step_for(p)), state, batch) for p in phases}
+  logging.info('Compiled %d programs of the step, one per phase of its lazy terms.', len(phases))
+  return lambda step, state, batch: compiled[phase_of(step)](state, batch)

@@ -14,9 +14,9 @@ import pytest
 from gan_jax import checkpointing
 from gan_jax import errors
 from gan_jax import loop
-from gan_jax import runs
 from gan_jax import sample as sample_lib
 from gan_jax import train
+from gan_jax import workdir_lock
 from tests.helpers import REPO, load_config, small, wait_until
 
 
@@ -95,7 +95,7 @@ def test_a_failed_save_ends_the_run_at_once_with_a_clear_error(tmp_path):
 def test_a_second_run_into_a_workdir_in_use_is_refused(tmp_path, no_compiling):
   workdir = tmp_path / 'run'
   workdir.mkdir()
-  with runs.Lock(str(workdir)):  # Another run holds the workdir.
+  with workdir_lock.Lock(str(workdir)):  # Another run holds the workdir.
     with pytest.raises(errors.WorkdirError, match=f'in use by another training run .pid '
                        f'{os.getpid()} on'):
       train.train_and_evaluate(_config(), str(workdir))
@@ -106,18 +106,19 @@ def test_the_lock_of_a_killed_run_is_not_stuck(tmp_path):
   workdir = tmp_path / 'run'
   workdir.mkdir()
   holder = subprocess.Popen(
-      [sys.executable, '-c', 'import sys, time; from gan_jax import runs; '
-       f'runs.Lock({str(workdir)!r}).__enter__(); print("locked", flush=True); time.sleep(300)'],
+      [sys.executable, '-c', 'import sys, time; from gan_jax import workdir_lock; '
+       f'workdir_lock.Lock({str(workdir)!r}).__enter__(); print("locked", flush=True); '
+       'time.sleep(300)'],
       cwd=REPO, stdout=subprocess.PIPE, text=True)
   try:
     assert holder.stdout.readline().strip() == 'locked'
     with pytest.raises(errors.WorkdirError, match='in use by another training run'):
-      with runs.Lock(str(workdir)):
+      with workdir_lock.Lock(str(workdir)):
         pass
   finally:
     holder.send_signal(signal.SIGKILL)
     holder.wait()
-  with runs.Lock(str(workdir)):  # The kernel released it with the process.
+  with workdir_lock.Lock(str(workdir)):  # The kernel released it with the process.
     pass
 
 

@@ -12,7 +12,7 @@ drives every game.
 """
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 import flax
 import jax
@@ -83,6 +83,17 @@ def apply_module(module, player: Player, x, *args, train: bool, rngs=None, param
 
 
 @dataclasses.dataclass(frozen=True)
+class PhasedSteps:
+  """A step whose work depends on the step number (lazy regularisation) as one program per phase:
+  phase_of(step) (state.step before the step) names its phase, step_for(phase) is the train step
+  of that phase; the phases repeat every `period` steps. The trainer compiles each and calls the
+  one of each step (with steps_per_call > 1 it scans Game.train_step, which decides at run time)."""
+  period: int
+  phase_of: Callable[[int], Hashable]
+  step_for: Callable[[Hashable], Callable]
+
+
+@dataclasses.dataclass(frozen=True)
 class Game:
   """What the trainer needs of a game, built from a config (gan_game.make_game,
   translation_game.make_game): everything but the loop."""
@@ -94,6 +105,7 @@ class Game:
   run_info: dict  # Shapes recorded in WORKDIR/run_info.json (what gan_jax.sample rebuilds from).
   periodic: Callable  # reporter -> [PeriodicWork]; built before the step compiles.
   description: str  # For the log line, e.g. 'dcgan / non_saturating'.
+  phased: PhasedSteps | None = None  # Per-phase programs of train_step (lazy terms), if any.
 
 
 @dataclasses.dataclass(frozen=True)

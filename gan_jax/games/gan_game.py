@@ -18,6 +18,7 @@ from gan_jax import streams
 from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax.games import base
 from gan_jax.games import gan_step
+from gan_jax.games import gan_terms
 from gan_jax.games.gan import GAN
 
 SAMPLE_GRID_STREAM, EVAL_STREAM = 'sample_grid/z', 'evaluation/z'
@@ -66,12 +67,18 @@ def make_game(config) -> base.Game:
   def periodic(reporter) -> list[base.PeriodicWork]:
     return _periodic_work(config, gan, pipeline, reporter)
 
+  phased = None
+  period = gan_terms.lazy_period(config)
+  if period > 1:
+    phased = base.PhasedSteps(
+        period, lambda step: gan_terms.lazy_phase(config, step),
+        lambda phase: gan_step.make_train_step(gan, phase=phase))
   return base.Game(
       init=gan.init, train_step=gan_step.make_train_step(gan), data=pipeline.iterator,
       examples_per_step=examples,
       batch_bytes=examples * math.prod(pipeline.data_shape) * 4,
       run_info={'data_shape': pipeline.data_shape}, periodic=periodic,
-      description=f'{config.generator.name} / {config.loss} on {config.dataset}')
+      description=f'{config.generator.name} / {config.loss} on {config.dataset}', phased=phased)
 
 
 def _periodic_work(config, gan: GAN, pipeline, reporter) -> list[base.PeriodicWork]:

@@ -40,17 +40,39 @@ def critic_batches(batch: dict, n_critic: int) -> list[dict]:
   return [{k: v[:, i] for k, v in split.items()} for i in range(n_critic)]
 
 
-def make_train_step(gan: GAN) -> Callable:
-  """Returns train_step(state, batch) -> (state, metrics) for this GAN (not jitted; see sharding)."""
+def make_train_step(gan: GAN, one_call: bool | None = None, phase: tuple | None = None) -> Callable:
+  """Returns train_step(state, batch) -> (state, metrics) for this GAN (not jitted; see sharding).
+
+  phase: gan_terms.lazy_phase of the steps this function will take, so the lazy terms are chosen
+  at trace time (the trainer compiles one step per phase); None decides them by the state's step
+  under lax.cond (any step: for notebooks and steps_per_call > 1).
+
+  one_call: whether each D update scores [reals; fakes] in one call of D rather than two. The
+  default: where D keeps no batch statistics (no batch norm, spectral norm or other state; one D,
+  not MIX+GAN's stacks), which changes no value (on a 2-core CPU the two forms ran equally fast
+  within the noise of the measurement)."""
   config = gan.config
   d_terms, g_terms = gan_terms.d_terms(config), gan_terms.g_terms(config)
   g_needs_real = gan_terms.g_needs_real_scores(config)
   stream = streams.stream
 
+  stateless_d = gan.num_components == 1 and not jax.tree.leaves(jax.eval_shape(
+      gan.init, jax.random.key(0)).players[D].batch_stats)
+  if one_call is None:
+    one_call = stateless_d
+  elif one_call and not stateless_d:
+    raise ValueError('one_call=True needs a D without batch statistics (and not MIX+GAN): one '
+                     'call would compute them over reals and fakes together.')
+
+  def halves(out):
+    return tuple(jax.tree.map(lambda x, h=h: jnp.split(x, 2)[h], out) for h in (0, 1))
+
   def labels_of(real):
     return real['label'] if gan.conditional else None
 
-  def discriminator_update(state, real: dict, key, update_count):
+  d_due, g_due = phase if phase is not None else ((None,) * config.n_critic, None)
+
+  def discriminator_update(state, real: dict, key, update_count, due):
     """One update of D on a real batch and fakes from the current G."""
     images, labels = real['image'], labels_of(real)
     fake_labels = gan.random_labels(stream(key, 'fake_labels'), images.shape[0])
@@ -59,9 +81,16 @@ def make_train_step(gan: GAN) -> Callable:
     fake = jax.lax.stop_gradient(fake)
 
     def loss_fn(params):
-      real_out, stats = gan.discriminate(state, images, labels, stream(key, 'real'), params)
-      fake_out, stats = gan.discriminate(state, fake, fake_labels, stream(key, 'fake'), params,
-                                         stats)
+      if one_call:  # D keeps no statistics: scoring [reals; fakes] at once changes no value.
+        both, stats = gan.discriminate(state, jnp.concatenate([images, fake]),
+                                       None if labels is None else
+                                       jnp.concatenate([labels, fake_labels]),
+                                       stream(key, 'real_and_fake'), params)
+        real_out, fake_out = halves(both)
+      else:  # Batch norm: each batch with its own statistics, reals first.
+        real_out, stats = gan.discriminate(state, images, labels, stream(key, 'real'), params)
+        fake_out, stats = gan.discriminate(state, fake, fake_labels, stream(key, 'fake'), params,
+                                           stats)
       labelled = None
       if gan.semi_supervised:
         labelled, stats = gan.discriminate(state, real['labelled_image'], None,
@@ -71,7 +100,7 @@ def make_train_step(gan: GAN) -> Callable:
       inputs = gan_terms.DInputs(real_out, fake_out, images, fake, labels, fake_labels, critic,
                                  stream(key, 'penalty'), params, state.params(G), labelled,
                                  real.get('labelled_label'))
-      loss, metrics = gan_terms.total(d_terms, inputs, update_count)
+      loss, metrics = gan_terms.total(d_terms, inputs, update_count, due)
       metrics.update(d_real=jnp.mean(real_out.score), d_fake=jnp.mean(fake_out.score))
       if labelled is not None:
         metrics['d_class_accuracy'] = jnp.mean(
@@ -102,7 +131,7 @@ def make_train_step(gan: GAN) -> Callable:
         real_out, _ = gan.discriminate(state, real['image'], labels_of(real),
                                        stream(key, 'real'))
       inputs = gan_terms.GInputs(real_out, fake_out, fake_labels, state.params(D), params)
-      loss, metrics = gan_terms.total(g_terms, inputs, state.step + 1)
+      loss, metrics = gan_terms.total(g_terms, inputs, state.step + 1, g_due)
       return loss, (stats, metrics)
 
     grads, (stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.params(G))
@@ -117,7 +146,7 @@ def make_train_step(gan: GAN) -> Callable:
     # loop (lax.scan) about 50x slower, and n_critic is small.
     for i, real in enumerate(reals):  # metrics: the last update's.
       state, metrics = discriminator_update(state, real, stream(key, f'discriminator/{i}'),
-                                            state.step * config.n_critic + i + 1)
+                                            state.step * config.n_critic + i + 1, d_due[i])
     state, g_metrics = generator_update(state, reals[-1], stream(key, 'generator'))
     metrics.update(g_metrics)
 

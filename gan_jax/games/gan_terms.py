@@ -12,6 +12,7 @@ k-th update only and multiplied by k, so its average weight is unchanged).
 The math of each term is gan_jax/losses.py; a term here says which of D's outputs it reads.
 """
 
+import math
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
@@ -55,24 +56,46 @@ class Term(NamedTuple):
   metric: Optional[str] = None  # The metric its (unweighted) value is reported as.
 
 
-def total(terms, inputs, update_count) -> tuple[jax.Array, dict]:
+def total(terms, inputs, update_count, due=None) -> tuple[jax.Array, dict]:
   """sum_t weight_t * value_t, a lazy term (every = k > 1) only on the k-th, 2k-th, ... update
   (update_count, counted from 1, a multiple of k) and then times k; returns (loss, the terms'
-  values as metrics: a lazy term's is 0 on the updates that skip it, so log at multiples of k)."""
+  values as metrics: a lazy term's is 0 on the updates that skip it, so log at multiples of k).
+
+  due: the names of the lazy terms due on this update, when the caller knows them at trace time
+  (a step compiled per phase, see lazy_phase); else update_count decides under lax.cond."""
   loss, metrics = jnp.zeros((), jnp.float32), {}
   for term in terms:
     if term.every == 1:
       value = term.fn(inputs)
       loss = loss + term.weight * value
     else:
-      due = update_count % term.every == 0
-      value = jax.lax.cond(due, lambda term=term: jnp.asarray(term.fn(inputs), jnp.float32),
-                           lambda: jnp.zeros((), jnp.float32))
+      if due is not None:
+        value = term.fn(inputs) if term.name in due else jnp.zeros((), jnp.float32)
+      else:
+        value = jax.lax.cond(update_count % term.every == 0,
+                             lambda term=term: jnp.asarray(term.fn(inputs), jnp.float32),
+                             lambda: jnp.zeros((), jnp.float32))
       loss = loss + term.every * term.weight * value
     if term.metric:
       metrics[term.metric] = value
   return loss, metrics
 
+
+def lazy_period(config) -> int:
+  """The period, in steps, of the lazy terms' schedule (1 when every term runs every update)."""
+  return math.lcm(*[t.every for t in d_terms(config) + g_terms(config)])
+
+
+def lazy_phase(config, step: int) -> tuple:
+  """Which lazy terms are due in step `step` (state.step before it): (for each of the n_critic
+  D updates the names of D's due terms, G's due terms). Steps of one phase compile to one
+  program: XLA:CPU runs a network inside lax.cond several times slower than in straight-line
+  code (a penalty every 4 updates under cond cost 3x a penalty at every update)."""
+  def due(terms, count):
+    return frozenset(t.name for t in terms if t.every > 1 and count % t.every == 0)
+  n = config.n_critic
+  return (tuple(due(d_terms(config), step * n + i + 1) for i in range(n)),
+          due(g_terms(config), step + 1))
 
 def _by_generator(scores, num_components):
   """MIX+GAN: D's scores on the fakes of all generators [Kd, Kg * B] -> [Kd, Kg, B]."""
@@ -97,10 +120,17 @@ def g_adversarial(objective, config) -> Callable:
   return lambda i: objective.g_loss(None if i.real is None else i.real.score, i.fake.score)
 
 
+# The labels a conditional critic is penalised at: the fakes' for R2, else the reals'.
+PENALISED_AT_FAKES = ('r2',)
+
+
 def penalty(fn: Callable, name: str) -> Callable:
-  """A gradient penalty of D at its real labels (R2 and WGAN-GP's interpolates too)."""
-  return lambda i: fn(lambda x: i.critic(x, i.real_labels, name), i.real_images, i.fake_images,
-                      i.key)
+  """A gradient penalty of D (conditional D at the labels of the images it is taken at; WGAN-GP's
+  interpolates at the real labels)."""
+  def term(i):
+    labels = i.fake_labels if name in PENALISED_AT_FAKES else i.real_labels
+    return fn(lambda x: i.critic(x, labels, name), i.real_images, i.fake_images, i.key)
+  return term
 
 
 def d_terms(config) -> list[Term]:

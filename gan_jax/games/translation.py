@@ -35,6 +35,7 @@ from gan_jax.games import base
 
 KINDS = ('pix2pix', 'cyclegan')
 BCE = losses.OBJECTIVES['non_saturating']
+LSGAN = losses.OBJECTIVES['least_squares']
 
 
 def init_pool(pool_size: int, image_shape) -> tuple[jax.Array, jax.Array]:
@@ -223,8 +224,7 @@ def make_train_step(translation: Translation) -> Callable:
         real_logits, d_stats = translation.apply(state, name, real, params=d_params)
         fake_logits, d_stats = translation.apply(state, name, fake, params=d_params,
                                                  batch_stats=d_stats)
-        return 0.5 * (losses.squared_error(real_logits, 1.0)
-                      + losses.squared_error(fake_logits, 0.0)), d_stats
+        return LSGAN.d_loss(real_logits, fake_logits), d_stats  # 1/2 [LS(., 1) + LS(., 0)]
 
       (metrics[f'{name}_loss'], d_stats), d_grads = jax.value_and_grad(
           d_loss_fn, has_aux=True)(state.params(name))
