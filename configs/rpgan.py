@@ -7,8 +7,8 @@ RpGAN: Jolicoeur-Martineau 2019) on the DCGAN players.
 The relativistic pairing loss L_D = E softplus(D(G(z)) - D(x)), L_G = E softplus(D(x) - D(G(z)))
 with both zero-centred gradient penalties, gamma/2 E||grad D(x)||^2 on the reals (R1) and
 gamma/2 E||grad D(G(z))||^2 on the fakes (R2), gamma = 1, computed every 4th D update and scaled
-by 4 (lazy regularisation, as StyleGAN2). No batch norm in D (per-sample gradients); the DCGAN
-optimizer (Adam 2e-4, beta1 0.5), so the row beside dcgan.py compares the objectives alone.
+by 4 (lazy regularisation, as StyleGAN2). The DCGAN players and optimizer (Adam 2e-4, beta1 0.5),
+except that D has no batch norm (the penalties need per-sample gradients), as in configs/r1.py.
 """
 
 from gan_jax import configuration

@@ -26,10 +26,8 @@ from gan_jax.games import translation_config
 OPTIMIZERS = ('adam', 'adamw', 'rmsprop', 'sgd', 'lion')
 LR_SCHEDULES = ('constant', 'linear_decay', 'constant_then_linear_decay')
 TASKS = ('gan', 'pix2pix', 'cyclegan')  # The games (gan_jax/games).
-TRANSLATION_DATA = translation_config.TRANSLATION_DATA
 MAX_STEPS = 2**31 - 2  # The step counter is an int32 (step + 1 must fit).
 MAX_SAMPLE_IMAGES = 10_000
-OFFLINE_DATASETS = gan_config.OFFLINE_DATASETS
 
 
 ConfigError = errors.ConfigError
@@ -39,7 +37,7 @@ def base_config() -> ml_collections.ConfigDict:
   """Defaults: DCGAN with the non-saturating loss on the offline `digits` data."""
   c = ml_collections.ConfigDict()
   c.seed = 0
-  # 'gan' (a generator of samples), or image-to-image translation (gan_jax/translation.py):
+  # 'gan' (a generator of samples), or image-to-image translation (gan_jax/games/translation.py):
   # 'pix2pix' (paired) or 'cyclegan' (unpaired), configured by config.translation.
   c.task = 'gan'
   # Data: 'ring8', 'grid25', 'digits', 'npz:PATH' or any TFDS image dataset name ('mnist', ...).
@@ -257,6 +255,8 @@ def validate(config, num_data_shards: int = 1) -> None:
           'gan_jax.sample instead')
   if not isinstance(config.seed, int) or not 0 <= config.seed < 2**31:
     _fail('seed', config.seed, 'it must be an integer in [0, 2**31)')
+  if not isinstance(config.holdout_examples, int) or config.holdout_examples < 0:
+    _fail('holdout_examples', config.holdout_examples, 'it must be an integer >= 0')
   if config.batch_size % num_data_shards:
     _fail('batch_size', config.batch_size,
           f'it must be divisible by the {num_data_shards} devices of the data axis')

@@ -151,7 +151,7 @@ def wgan_gp_penalty(critic: Callable, real, fake, key):
   """WGAN-GP gradient penalty (Gulrajani et al. 2017, arXiv:1704.00028):
   E_{x^}[(||grad f(x^)||_2 - 1)^2],  x^ = e x + (1 - e) G(z),  e ~ U[0, 1] per sample.
 
-  The caller multiplies by lambda (config.gp_weight, 10 in the paper)."""
+  The caller multiplies by its weight lambda (10 in the paper)."""
   eps = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1), real.dtype)
   interpolates = eps * real + (1.0 - eps) * fake
   return jnp.mean((_per_sample_grad_norms(critic, interpolates) - 1.0)**2)
@@ -160,7 +160,7 @@ def wgan_gp_penalty(critic: Callable, real, fake, key):
 def r1_penalty(critic: Callable, real, fake=None, key=None):
   """R1 penalty (Mescheder et al. 2018, arXiv:1801.04406): 1/2 E_x[||grad D(x)||^2] on real data.
 
-  The caller multiplies by gamma (config.gp_weight), giving gamma/2 E||grad D||^2."""
+  The caller multiplies by its weight gamma, giving gamma/2 E||grad D||^2."""
   del fake, key
   return 0.5 * jnp.mean(_per_sample_grad_norms(critic, real)**2)
 
@@ -172,8 +172,12 @@ def r2_penalty(critic: Callable, real, fake, key=None):
   return 0.5 * jnp.mean(_per_sample_grad_norms(critic, fake)**2)
 
 
-# (critic, real, fake, key) -> scalar, each multiplied by its weight by the caller.
+# (critic, real, fake, key) -> scalar, each multiplied by its weight by the caller
+# (config.regularizers.NAME.weight, or config.gp_weight for config.gradient_penalty).
 GRADIENT_PENALTIES = {'wgan_gp': wgan_gp_penalty, 'r1': r1_penalty, 'r2': r2_penalty}
+# The penalties taken at the fakes: a conditional critic is penalised at the fakes' labels there
+# (at the reals' for the others, WGAN-GP's interpolates included).
+PENALISED_AT_FAKES = ('r2',)
 
 
 def class_cross_entropy(class_logits, labels):
@@ -192,8 +196,6 @@ def l1(x, y):
   """Mean absolute error |x - y|_1 / n: pix2pix's reconstruction term, CycleGAN's cycle and
   identity terms."""
   return jnp.mean(jnp.abs(x - y))
-
-
 
 
 def minimax_value(real_logits, fake_logits):
@@ -231,6 +233,8 @@ def mixture_g_loss(objective: Objective, fake_logits, d_weights, g_weights, entr
   """MIX+GAN generator: L_G = sum_ij w^D_j w^G_i L_G(D_j; G_i) - lambda H(w^G); real_logits [Kd, B]
   are needed by the relativistic objectives only."""
   if real_logits is None:
+    if objective.relativistic:
+      raise ValueError('A relativistic objective needs D\'s scores on real data (real_logits).')
     real_logits = jnp.zeros(fake_logits.shape[:1] + fake_logits.shape[2:], fake_logits.dtype)
   pair = jax.vmap(jax.vmap(objective.g_loss, (None, 0)))(real_logits, fake_logits)  # [Kd, Kg]
   return (jnp.sum(_pair_weights(d_weights, g_weights) * pair)

@@ -128,13 +128,17 @@ def test_every_image_d_sees_passes_the_augmentation(monkeypatch):
 
   monkeypatch.setitem(augment.AUGMENTATIONS, 'recording', augment.Augmentation(recording))
   config = small(load_config('rpgan.py'), augment='recording')
-  config.regularizers.r2.weight = 0.0  # R1 only: D sees reals, fakes, the penalty's reals.
+  config.regularizers.r2.weight = 0.0  # R1 only.
   configuration.validate(config)
   gan = gan_game.build_gan(config, (32, 32, 1))
   state = jax.eval_shape(gan.init, jax.random.key(0))
   batch = {'image': jax.ShapeDtypeStruct((8, 32, 32, 1), jnp.float32)}
   jax.jit(gan_step.make_train_step(gan)).lower(state, batch)
-  # D update: real, fake, R1's reals; G update (relativistic): fake and real.
+  # D update: reals and fakes (in one call: this D keeps no batch statistics), R1's reals; G
+  # update (relativistic): fakes, reals.
+  assert seen == [(16, 32, 32, 1)] + [(8, 32, 32, 1)] * 3
+  seen.clear()
+  jax.jit(gan_step.make_train_step(gan, one_call=False)).lower(state, batch)
   assert seen == [(8, 32, 32, 1)] * 5
 
 

@@ -76,7 +76,7 @@ def apply_module(module, player: Player, x, *args, train: bool, rngs=None, param
   variables = {'params': player.params if params is None else params,
                'batch_stats': player.batch_stats}
   if not train:
-    return module.apply(variables, x, *args, train=False), player.batch_stats
+    return module.apply(variables, x, *args, train=False, rngs=rngs or {}), player.batch_stats
   out, updates = module.apply(variables, x, *args, train=True, mutable=['batch_stats'],
                               rngs=rngs or {})
   return out, updates.get('batch_stats', {})

@@ -1,6 +1,6 @@
 """The GAN game: a generator and a discriminator (unconditional, conditional, MIX+GAN or
 semi-supervised), their networks and how they are applied. The step is gan_step.py; the loss
-terms gan_terms.py; the periodic work and data gan_periodic.py.
+terms gan_terms.py; building it from a config, its data and periodic work gan_game.py.
 
 State: players 'generator' and 'discriminator'; extras {'ema': EMA of G's parameters} when
 config.ema_decay > 0. D sees every image through `discriminate` (the augmentation hook).
@@ -115,12 +115,13 @@ class GAN:
     z = codes[:, :self.config.latent_dim]
     if self.conditional and labels is None:
       labels = self.labels_of(codes)
+    key = streams.seed_stream(self.config.seed, 'sample/noise')  # G's noise inputs, if any.
     if self.num_components == 1:
-      return self.generate(state, z, labels, train=False, params=params)[0]
+      return self.generate(state, z, labels, key, train=False, params=params)[0]
     # MIX+GAN: every component maps every z; each sample keeps the component its code draws.
     components = mixture.choose_components(mixture.mixture_weights(params), codes[:, -1])
     z = jnp.broadcast_to(z, (self.num_components,) + z.shape)
-    samples = self.generate(state, z, labels, train=False, params=params)[0]
+    samples = self.generate(state, z, labels, key, train=False, params=params)[0]
     samples = samples.reshape((self.num_components, z.shape[1]) + samples.shape[1:])
     return samples[components, jnp.arange(z.shape[1])]
 

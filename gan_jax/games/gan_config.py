@@ -14,7 +14,7 @@ from gan_jax import augment
 from gan_jax import errors
 from gan_jax import losses
 from gan_jax import models
-from gan_jax.config_checks import fail, is_int
+from gan_jax.config_checks import fail, is_int, is_number
 from gan_jax.data import sources
 from gan_jax.evaluation import evaluator
 
@@ -50,14 +50,10 @@ def _check_objective(config) -> None:
     fail('gradient_penalty', config.gradient_penalty, f'choose one of {penalties}')
   if config.gradient_penalty != 'none' and not config.gp_weight > 0:
     fail('gp_weight', config.gp_weight, 'it must be positive when a gradient penalty is on')
-  unknown = sorted(set(config.regularizers.keys()) - set(losses.GRADIENT_PENALTIES))
-  if unknown:
-    raise errors.ConfigError(f'Unknown keys {unknown} in config.regularizers; it has '
-                             f'{sorted(losses.GRADIENT_PENALTIES)}.')
   for name, spec in config.regularizers.items():
     if sorted(spec.keys()) != ['every', 'weight']:
       fail(f'regularizers.{name}', dict(spec), 'each regularizer has exactly `weight` and `every`')
-    if not spec.weight >= 0:
+    if not is_number(spec.weight) or not spec.weight >= 0:
       fail(f'regularizers.{name}.weight', spec.weight, 'it must be >= 0 (0 turns it off)')
     if not is_int(spec.every) or spec.every < 1:
       fail(f'regularizers.{name}.every', spec.every, 'it must be a positive integer')
@@ -89,7 +85,6 @@ def _check_variants(config) -> None:
   if not is_int(config.mixture_components) or config.mixture_components < 1:
     fail('mixture_components', config.mixture_components, 'it must be an integer >= 1 (1 = one '
          'generator and one discriminator)')
-  regularized = any(s.weight for s in config.regularizers.values())
   if config.mixture_components > 1:
     if not config.mixture_entropy >= 0:  # NaN too.
       fail('mixture_entropy', config.mixture_entropy, 'it must be >= 0')
@@ -98,9 +93,8 @@ def _check_variants(config) -> None:
         fail(key, config[key], f'MIX+GAN (mixture_components > 1) is implemented for '
              f'unconditional players without gradient penalty or weight clipping; set {key} to '
              f'{off!r} or mixture_components to 1')
-    if regularized:
-      fail('regularizers', config.regularizers.to_dict(), 'MIX+GAN (mixture_components > 1) '
-           'is implemented without gradient penalties; set their weights to 0')
+    _refuse_regularizers(config, 'MIX+GAN (mixture_components > 1) is implemented without '
+                         'gradient penalties')
   for key in ('labelled_examples', 'holdout_examples'):
     if not is_int(config[key]) or config[key] < 0:
       fail(key, config[key], 'it must be an integer >= 0')
@@ -116,8 +110,16 @@ def _check_variants(config) -> None:
         fail(key, config[key], f'the semi-supervised GAN (labelled_examples > 0) needs {key} = '
              f'{needed!r}: G is unconditional, D is a K+1-class classifier trained with '
              'cross-entropy, G uses feature matching')
+    _refuse_regularizers(config, 'the semi-supervised GAN (labelled_examples > 0) is '
+                         'implemented without gradient penalties')
   if not config.ac_weight > 0:
     fail('ac_weight', config.ac_weight, 'it must be positive')
+
+
+def _refuse_regularizers(config, why: str) -> None:
+  for name, spec in sorted(config.regularizers.items()):
+    if spec.weight:
+      fail(f'regularizers.{name}.weight', spec.weight, f'{why}; set it to 0')
 
 
 def _check_players(config) -> None:
@@ -171,8 +173,8 @@ def _size_problem(role: str, spec_json: str, image_size: int, num_classes: int,
       jax.eval_shape(lambda: module.init(jax.random.key(0), jnp.zeros((1,) + shape),
                                          None if conditioning == 'semi_supervised' else labels,
                                          train=False))
-  except ValueError as e:
-    return str(e)
+  except (ValueError, TypeError) as e:  # The architecture's own message.
+    return f'{type(e).__name__}: {e}' if isinstance(e, TypeError) else str(e)
   return ''
 
 

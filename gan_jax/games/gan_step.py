@@ -36,6 +36,11 @@ def critic_batches(batch: dict, n_critic: int) -> list[dict]:
   """The n_critic real batches of one step's plain batch [n_critic * B, ...]."""
   if n_critic == 1:
     return [batch]
+  size = batch['image'].shape[0]
+  if size % n_critic:
+    raise ValueError(f'A step of n_critic={n_critic} D updates reads n_critic * batch_size records; '
+                     f'this batch has {size} (make the pipeline with examples_per_step, e.g. '
+                     'gan_game.make_pipeline).')
   split = {k: v.reshape((-1, n_critic) + v.shape[1:]) for k, v in batch.items()}
   return [{k: v[:, i] for k, v in split.items()} for i in range(n_critic)]
 
@@ -49,11 +54,12 @@ def make_train_step(gan: GAN, one_call: bool | None = None, phase: tuple | None 
 
   one_call: whether each D update scores [reals; fakes] in one call of D rather than two. The
   default: where D keeps no batch statistics (no batch norm, spectral norm or other state; one D,
-  not MIX+GAN's stacks), which changes no value (on a 2-core CPU the two forms ran equally fast
-  within the noise of the measurement)."""
+  not MIX+GAN's stacks), which changes no value (but the random draws of a D that injects noise;
+  on a 2-core CPU the two forms ran equally fast within the noise of the measurement)."""
   config = gan.config
   d_terms, g_terms = gan_terms.d_terms(config), gan_terms.g_terms(config)
   g_needs_real = gan_terms.g_needs_real_scores(config)
+  period = gan_terms.lazy_period(config)
   stream = streams.stream
 
   stateless_d = gan.num_components == 1 and not jax.tree.leaves(jax.eval_shape(
@@ -64,8 +70,13 @@ def make_train_step(gan: GAN, one_call: bool | None = None, phase: tuple | None 
     raise ValueError('one_call=True needs a D without batch statistics (and not MIX+GAN): one '
                      'call would compute them over reals and fakes together.')
 
+  def interleave(a, b):
+    """[a_0, b_0, a_1, b_1, ...]: each device's records stay on it when B is split."""
+    return jnp.stack([a, b], 1).reshape((-1,) + a.shape[1:])
+
   def halves(out):
-    return tuple(jax.tree.map(lambda x, h=h: jnp.split(x, 2)[h], out) for h in (0, 1))
+    return tuple(jax.tree.map(lambda x, h=h: x.reshape((-1, 2) + x.shape[1:])[:, h], out)
+                 for h in (0, 1))
 
   def labels_of(real):
     return real['label'] if gan.conditional else None
@@ -82,9 +93,9 @@ def make_train_step(gan: GAN, one_call: bool | None = None, phase: tuple | None 
 
     def loss_fn(params):
       if one_call:  # D keeps no statistics: scoring [reals; fakes] at once changes no value.
-        both, stats = gan.discriminate(state, jnp.concatenate([images, fake]),
+        both, stats = gan.discriminate(state, interleave(images, fake),
                                        None if labels is None else
-                                       jnp.concatenate([labels, fake_labels]),
+                                       interleave(labels, fake_labels),
                                        stream(key, 'real_and_fake'), params)
         real_out, fake_out = halves(both)
       else:  # Batch norm: each batch with its own statistics, reals first.
@@ -131,7 +142,7 @@ def make_train_step(gan: GAN, one_call: bool | None = None, phase: tuple | None 
         real_out, _ = gan.discriminate(state, real['image'], labels_of(real),
                                        stream(key, 'real'))
       inputs = gan_terms.GInputs(real_out, fake_out, fake_labels, state.params(D), params)
-      loss, metrics = gan_terms.total(g_terms, inputs, state.step + 1, g_due)
+      loss, metrics = gan_terms.total(g_terms, inputs, state.step % period + 1, g_due)
       return loss, (stats, metrics)
 
     grads, (stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.params(G))
@@ -142,11 +153,12 @@ def make_train_step(gan: GAN, one_call: bool | None = None, phase: tuple | None 
   def train_step(state: base.TrainState, batch) -> tuple[base.TrainState, dict]:
     key = streams.step_key(config.seed, state.step)
     reals = critic_batches(batch, config.n_critic)
+    phase_step = state.step % period  # The lazy schedule repeats every period steps.
     # A Python loop, unrolled in the compiled step: XLA:CPU runs convolutions inside a while
     # loop (lax.scan) about 50x slower, and n_critic is small.
     for i, real in enumerate(reals):  # metrics: the last update's.
       state, metrics = discriminator_update(state, real, stream(key, f'discriminator/{i}'),
-                                            state.step * config.n_critic + i + 1, d_due[i])
+                                            phase_step * config.n_critic + i + 1, d_due[i])
     state, g_metrics = generator_update(state, reals[-1], stream(key, 'generator'))
     metrics.update(g_metrics)
 

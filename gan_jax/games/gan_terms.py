@@ -120,15 +120,11 @@ def g_adversarial(objective, config) -> Callable:
   return lambda i: objective.g_loss(None if i.real is None else i.real.score, i.fake.score)
 
 
-# The labels a conditional critic is penalised at: the fakes' for R2, else the reals'.
-PENALISED_AT_FAKES = ('r2',)
-
-
 def penalty(fn: Callable, name: str) -> Callable:
   """A gradient penalty of D (conditional D at the labels of the images it is taken at; WGAN-GP's
   interpolates at the real labels)."""
   def term(i):
-    labels = i.fake_labels if name in PENALISED_AT_FAKES else i.real_labels
+    labels = i.fake_labels if name in losses.PENALISED_AT_FAKES else i.real_labels
     return fn(lambda x: i.critic(x, labels, name), i.real_images, i.fake_images, i.key)
   return term
 

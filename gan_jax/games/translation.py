@@ -117,8 +117,8 @@ class Translation:
 
   def init(self, key) -> base.TrainState:
     players = {}
-    for i, (name, (module, shape)) in enumerate(sorted(self.modules().items())):
-      variables = module.init({'params': jax.random.fold_in(key, i)},
+    for name, (module, shape) in sorted(self.modules().items()):
+      variables = module.init({'params': streams.stream(key, name)},
                               jnp.zeros((1,) + tuple(shape)), train=False)
       players[name] = base.new_player(variables, self.optimizer(name))
     extras = {}
