@@ -138,6 +138,9 @@ def _check_players(config) -> None:
     fail('dataset', config.dataset, f'name an offline dataset {list(OFFLINE_DATASETS)} or a '
          'TFDS image dataset')
   if sources.is_point_dataset(config.dataset):
+    if config.augment != 'none':
+      fail('augment', config.augment, f'dataset {config.dataset!r} holds 2-D points; the '
+           "augmentations transform images: set it to 'none'")
     for role in ('generator', 'discriminator'):
       if config[role].name != 'mlp':
         fail(f'{role}.name', config[role].name,
