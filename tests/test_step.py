@@ -12,10 +12,10 @@ from tests.conftest import CONFIGS
 from tests.helpers import load_config, small
 
 # Stepped in their own test files: sngan.py (test_sngan), mixgan.py (test_mixture), semisup.py
-# (test_semisupervised), acgan.py (test_conditional), the image-to-image configs
-# (test_train_translation).
-OWN_TESTS = ('gan_toy2d.py', 'sngan.py', 'mixgan.py', 'semisup.py', 'acgan.py', 'pix2pix.py',
-             'cyclegan.py')
+# (test_semisupervised), acgan.py (test_conditional), rpgan.py (test_terms, test_extending), the
+# image-to-image configs (test_train_translation).
+OWN_TESTS = ('gan_toy2d.py', 'sngan.py', 'mixgan.py', 'semisup.py', 'acgan.py', 'rpgan.py',
+             'pix2pix.py', 'cyclegan.py')
 CONFIG_NAMES = [p.name for p in CONFIGS if p.name not in OWN_TESTS] + [
     'gan_toy2d.py:ring8', 'gan_toy2d.py:grid25', 'cgan.py:projection', 'mixgan.py:dcgan']
 
