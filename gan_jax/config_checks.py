@@ -20,6 +20,13 @@ def is_int(value) -> bool:
   return isinstance(value, int) and not isinstance(value, bool)
 
 
+def refuse_regularizers(config, why: str) -> None:
+  """ConfigError naming the first regularizer with a weight, for games that take none."""
+  for name, spec in sorted(config.regularizers.items()):
+    if spec.weight:
+      fail(f'regularizers.{name}.weight', spec.weight, f'{why}; set it to 0')
+
+
 def known_keys(section: ml_collections.ConfigDict, defaults: ml_collections.ConfigDict,
                name: str) -> None:
   """A nested section has exactly the schema's keys (unknown ones refused, with the list)."""

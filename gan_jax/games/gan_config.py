@@ -14,7 +14,7 @@ from gan_jax import augment
 from gan_jax import errors
 from gan_jax import losses
 from gan_jax import models
-from gan_jax.config_checks import fail, is_int, is_number
+from gan_jax.config_checks import fail, is_int, is_number, refuse_regularizers
 from gan_jax.data import sources
 from gan_jax.evaluation import evaluator
 
@@ -93,7 +93,7 @@ def _check_variants(config) -> None:
         fail(key, config[key], f'MIX+GAN (mixture_components > 1) is implemented for '
              f'unconditional players without gradient penalty or weight clipping; set {key} to '
              f'{off!r} or mixture_components to 1')
-    _refuse_regularizers(config, 'MIX+GAN (mixture_components > 1) is implemented without '
+    refuse_regularizers(config, 'MIX+GAN (mixture_components > 1) is implemented without '
                          'gradient penalties')
   for key in ('labelled_examples', 'holdout_examples'):
     if not is_int(config[key]) or config[key] < 0:
@@ -110,16 +110,10 @@ def _check_variants(config) -> None:
         fail(key, config[key], f'the semi-supervised GAN (labelled_examples > 0) needs {key} = '
              f'{needed!r}: G is unconditional, D is a K+1-class classifier trained with '
              'cross-entropy, G uses feature matching')
-    _refuse_regularizers(config, 'the semi-supervised GAN (labelled_examples > 0) is '
+    refuse_regularizers(config, 'the semi-supervised GAN (labelled_examples > 0) is '
                          'implemented without gradient penalties')
   if not config.ac_weight > 0:
     fail('ac_weight', config.ac_weight, 'it must be positive')
-
-
-def _refuse_regularizers(config, why: str) -> None:
-  for name, spec in sorted(config.regularizers.items()):
-    if spec.weight:
-      fail(f'regularizers.{name}.weight', spec.weight, f'{why}; set it to 0')
 
 
 def _check_players(config) -> None:

@@ -70,8 +70,9 @@ def make_game(config) -> base.Game:
   phased = None
   period = gan_terms.lazy_period(config)
   if period > 1:
+    phases = [gan_terms.lazy_phase(config, s) for s in range(period)]  # Repeats every period.
     phased = base.PhasedSteps(
-        period, lambda step: gan_terms.lazy_phase(config, step),
+        period, lambda step: phases[step % period],
         lambda phase: gan_step.make_train_step(gan, phase=phase))
   return base.Game(
       init=gan.init, train_step=gan_step.make_train_step(gan), data=pipeline.iterator,

@@ -55,10 +55,7 @@ def check(config) -> None:
   for key, needed in UNUSED_BY_TRANSLATION:
     if config[key] != needed:
       fail(key, config[key], f'task={task!r} does not use it; set it to {needed!r}')
-  for name, spec in config.regularizers.items():
-    if spec.weight:
-      fail(f'regularizers.{name}.weight', spec.weight, f'task={task!r} does not use it; set it '
-           'to 0')
+  config_checks.refuse_regularizers(config, f'task={task!r} does not use it')
   if config.loss != TRANSLATION_LOSSES[task]:
     fail('loss', config.loss, f'task={task!r} trains with its paper\'s loss, '
          f'{TRANSLATION_LOSSES[task]!r}')
