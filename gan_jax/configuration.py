@@ -44,6 +44,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.dataset = 'digits'
   c.dataset_split = 'train'  # TFDS split.
   c.data_dir = ''  # TFDS data_dir; '' means TFDS's default (~/tensorflow_datasets or $TFDS_DATA_DIR).
+  # Train on a fixed subset of N training records (0 = all), drawn by train_subset_seed, the same
+  # for every config.seed (data-efficient training: e.g. 800 of MNIST's digits).
+  c.train_subset = 0
+  c.train_subset_seed = 0
   c.image_size = 32  # Images are padded or resized to image_size x image_size; unused for 2-D points.
   c.total_steps = 2000
   c.batch_size = 64  # Real images per discriminator update (a step uses n_critic * batch_size).
@@ -59,7 +63,19 @@ def base_config() -> ml_collections.ConfigDict:
   c.regularizers = gan_config.regularizer_defaults()
   c.weight_clip = 0.0  # WGAN weight clipping of D's parameters to [-c, c]; 0 = off.
   c.n_critic = 1  # Discriminator updates per generator update.
-  c.augment = 'none'  # What D's inputs pass through (gan_jax/augment.py): reals, fakes, penalties.
+  # What D's inputs pass through (gan_jax/augment.py): reals, fakes, penalties. 'none', a
+  # DiffAugment policy ('color,translation,cutout', ..., Zhao et al. 2020) or 'ada' (Karras et
+  # al. 2020), configured by config.ada: the groups of its pipeline, the initial p, the target of
+  # r_t = E[sign(D(real))] (0 keeps p fixed), every how many steps p is adjusted and in how many
+  # thousand real images it can move by 1 (the paper's 0.6, 4, 500).
+  c.augment = 'none'
+  c.ada = gan_config.ada_defaults()
+  # LeCam (Tseng et al. 2021): weight (0 = off) of E[relu(D(x) - a_F)^2] + E[relu(a_R - D(G(z)))^2]
+  # with a_R, a_F moving averages (decay) of D's real and fake outputs.
+  c.lecam = ml_collections.ConfigDict(dict(weight=0.0, decay=0.99))
+  # Consistency regularisation, weights of ||D(x) - D(T(x))||^2 on reals and on fakes (T: flip and
+  # translation): CR (Zhang et al. 2020) is real > 0; balanced CR (Zhao et al. 2021) both (10, 10).
+  c.consistency = ml_collections.ConfigDict(dict(real=0.0, fake=0.0))
 
   # Conditional GANs (labels y from the dataset): 'concat', 'projection' or 'acgan'
   # (gan_jax.models.CONDITIONINGS); num_classes K, labels 0..K-1; ac_weight scales AC-GAN's
@@ -283,7 +299,11 @@ def validate(config, num_data_shards: int = 1) -> None:
   _check_optimizer(config, 'g_optimizer')
   _check_optimizer(config, 'd_optimizer')
 
-  for section in ('evals', 'regularizers', 'translation'):
+  for key in ('train_subset', 'train_subset_seed'):
+    if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] < 0:
+      _fail(key, config[key], 'it must be an integer >= 0' + (' (0 = all records)'
+                                                              if key == 'train_subset' else ''))
+  for section in ('evals', 'regularizers', 'translation', 'ada', 'lecam', 'consistency'):
     config_checks.known_keys(config[section], base_config()[section], section)
 
   if config.task not in TASKS:

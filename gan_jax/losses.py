@@ -192,6 +192,20 @@ def feature_matching(real_features, fake_features):
   return jnp.mean((jnp.mean(real_features, 0) - jnp.mean(fake_features, 0))**2)
 
 
+def lecam(real_logits, fake_logits, real_anchor, fake_anchor):
+  """LeCam regulariser (Tseng et al. 2021): E[relu(D(x) - a_F)^2] + E[relu(a_R - D(G(z)))^2],
+  a_R, a_F moving averages of D's mean outputs on reals and fakes (the hinge as in the paper's
+  code: only outputs past the other side's anchor are pulled back)."""
+  return (jnp.mean(jax.nn.relu(real_logits - fake_anchor)**2)
+          + jnp.mean(jax.nn.relu(real_anchor - fake_logits)**2))
+
+
+def consistency(logits, transformed_logits):
+  """||D(x) - D(T(x))||^2 averaged over the batch: consistency regularisation (CR, Zhang et al.
+  2020) on reals, and on fakes for balanced CR (bCR, Zhao et al. 2021)."""
+  return jnp.mean((logits - transformed_logits)**2)
+
+
 def l1(x, y):
   """Mean absolute error |x - y|_1 / n: pix2pix's reconstruction term, CycleGAN's cycle and
   identity terms."""

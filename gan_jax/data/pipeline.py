@@ -109,6 +109,37 @@ def training_records(config, num_records: int, process_count: int = 1) -> int:
   return num_train
 
 
+def subset_indices(config, num_train: int) -> np.ndarray | None:
+  """The records trained on when config.train_subset = N > 0: N of the num_train training records,
+  fixed by config.train_subset_seed (not by config.seed, so runs of several seeds see the same
+  images), in index order; None for all of them."""
+  if not config.train_subset:
+    return None
+  if config.train_subset > num_train:
+    raise errors.ConfigError(
+        f'config.train_subset={config.train_subset} is more than the {num_train} training records '
+        f'of {config.dataset!r}; use at most {num_train} (0 trains on all of them).')
+  if config.train_subset < config.batch_size:
+    raise errors.ConfigError(
+        f'config.train_subset={config.train_subset} cannot fill one batch of '
+        f'config.batch_size={config.batch_size}; lower batch_size or keep more records.')
+  chosen = np.random.default_rng(config.train_subset_seed).permutation(num_train)
+  return np.sort(chosen[:config.train_subset])
+
+
+class _Subset:
+  """The records of a source at the given indices (a random-access source for Grain)."""
+
+  def __init__(self, source, indices: np.ndarray):
+    self.source, self.indices = source, indices
+
+  def __len__(self) -> int:
+    return len(self.indices)
+
+  def __getitem__(self, index: int) -> dict:
+    return self.source[int(self.indices[index])]
+
+
 def labelled_subset(source, num_train: int, num_labelled: int, num_classes: int,
                     seed: int) -> sources.ArraySource:
   """num_labelled / num_classes records of each class, drawn (with `seed`) from the training
@@ -175,7 +206,10 @@ def make_pipeline(config, process_index: int | None = None, process_count: int |
   if config.conditioning != 'none' or config.labelled_examples:
     check_labels(source, config.dataset, config.num_classes)
   num_train = training_records(config, len(source), process_count)
-  ds = grain.MapDataset.source(source)[:num_train].shuffle(seed=config.seed).repeat()
+  subset = subset_indices(config, num_train)
+  train = (grain.MapDataset.source(source)[:num_train] if subset is None else
+           grain.MapDataset.source(_Subset(source, subset)))
+  ds = train.shuffle(seed=config.seed).repeat()
   if config.labelled_examples:
     # Semi-supervised: the training records without their labels, each paired with one of the
     # few labelled records (a stream of its own, reshuffled every pass).

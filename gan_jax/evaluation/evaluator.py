@@ -5,7 +5,9 @@ Metrics (names as in --metrics and config.evals.metrics):
   stacked_modes                                   needs a digit classifier; RGB digit stacks
   label_agreement                                 needs a digit classifier and labelled samples
                                                   (a conditional GAN)
-  birthday, nn_divergence, memorization           compare pixels with the reference images
+  birthday, nn_divergence, memorization, leak     compare pixels with the reference images
+                                                  (leak: samples that look rotated, mirrored or
+                                                  luma-flipped, the augmentation leak of ADA)
   interpolation, arithmetic                       need the generator (a workdir); arithmetic a
                                                   digit classifier
   modes                                           2-D mixtures only
@@ -22,12 +24,12 @@ import numpy as np
 from gan_jax import errors
 from gan_jax.data import pipeline as pipeline_lib
 from gan_jax.data import sources
-from gan_jax.evaluation import diagnostics, latent, toy2d
+from gan_jax.evaluation import diagnostics, latent, leak, toy2d
 from gan_jax.evaluation import features as features_lib
 from gan_jax.evaluation import metrics as metrics_lib
 
 FEATURE_METRICS = ('fid', 'kid', 'is', 'pr', 'dc', 'classes')
-PIXEL_METRICS = ('birthday', 'nn_divergence', 'memorization')
+PIXEL_METRICS = ('birthday', 'nn_divergence', 'memorization', 'leak')
 GENERATOR_METRICS = ('interpolation', 'arithmetic')
 POINT_METRICS = ('modes',)
 METRICS = (FEATURE_METRICS + ('stacked_modes', 'label_agreement') + PIXEL_METRICS
@@ -40,7 +42,7 @@ NEEDS_FEATURES = FEATURE_METRICS + ('stacked_modes', 'label_agreement', 'arithme
 MIN_COUNTS = {'fid': (2, 2), 'kid': (2, 2), 'is': (10, 0), 'pr': (4, 4), 'dc': (1, 6),
               'classes': (1, 0), 'stacked_modes': (1, 0), 'label_agreement': (1, 0),
               'birthday': (800, 400), 'nn_divergence': (256, 256), 'memorization': (1, 2),
-              'interpolation': (0, 0), 'arithmetic': (0, 0), 'modes': (1, 0)}
+              'interpolation': (0, 0), 'arithmetic': (0, 0), 'modes': (1, 0), 'leak': (1, 4)}
 SAMPLE_RANGE_TOLERANCE = 1e-3  # Images must lie in [-1, 1] up to float rounding.
 
 
@@ -251,6 +253,11 @@ class Evaluator:
       protocols['memorization'] = (f'{min(n, 2000)} generated, pixel L2 to the nearest of '
                                    f'{self.reference_name}; real baseline: 1,000 of them to '
                                    'their nearest other image; medians')
+    if 'leak' in self.metrics:
+      values.update(leak.augmentation_leak(samples, self.reference, seed=self.seed))
+      protocols['leak'] = (f'{generated}: fraction whose nearest of {self.reference_name} in pixel '
+                           'L2 is closest after undoing a 90-degree rotation / mirror (geometric) '
+                           'or a luma flip (negated); real: 1,000 of them against the others')
     if 'interpolation' in self.metrics:
       images.update(self._interpolations(generator, latent_dim))
       protocols['interpolation'] = '8 random pairs of z, 10 steps, lerp and slerp'

@@ -3,7 +3,7 @@ semi-supervised), their networks and how they are applied. The step is gan_step.
 terms gan_terms.py; building it from a config, its data and periodic work gan_game.py.
 
 State: players 'generator' and 'discriminator'; extras {'ema': EMA of G's parameters} when
-config.ema_decay > 0. D sees every image through `discriminate` (the augmentation hook).
+config.ema_decay > 0, and the trackers' statistics ('ada': p and r_t, 'lecam': D's mean outputs). D sees every image through `discriminate` (the augmentation hook).
 """
 
 import dataclasses
@@ -19,6 +19,7 @@ from gan_jax import streams
 from gan_jax.games import base
 from gan_jax.models import mixture
 from gan_jax.models.output import DiscriminatorOutput
+from gan_jax.tracker import Tracker
 
 G, D = 'generator', 'discriminator'
 
@@ -32,7 +33,8 @@ class GAN:
   discriminator: nn.Module
   g_tx: optax.GradientTransformation
   d_tx: optax.GradientTransformation
-  augmentation: augment.Augmentation = augment.AUGMENTATIONS['none']
+  augmentation: augment.Augmentation = augment.Augmentation(augment.identity)
+  trackers: tuple[Tracker, ...] = ()  # Statistics kept in extras (gan_jax/tracker.py).
 
   @property
   def conditional(self) -> bool:
@@ -133,7 +135,7 @@ class GAN:
     g_vars = self.generator.init(g_key, z, labels, train=False)
     d_vars = self.discriminator.init(d_key, jnp.zeros((1,) + self.data_shape), labels,
                                      train=False)
-    extras = dict(self.augmentation.init_extras())
+    extras = {tracker.name: tracker.init() for tracker in self.trackers}
     if self.config.ema_decay > 0:
       extras['ema'] = g_vars['params']
     return base.TrainState(step=jnp.zeros((), jnp.int32),

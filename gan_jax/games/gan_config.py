@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from gan_jax import ada
 from gan_jax import augment
 from gan_jax import errors
 from gan_jax import losses
@@ -28,9 +29,18 @@ def regularizer_defaults() -> ml_collections.ConfigDict:
                                     for name in sorted(losses.GRADIENT_PENALTIES)})
 
 
+def ada_defaults() -> ml_collections.ConfigDict:
+  """config.ada (augment='ada'): the pipeline's groups, the initial p, the target of r_t (0: p
+  fixed), the adjustment interval in steps and the speed (thousands of real images for p to move
+  by 1); the paper's defaults."""
+  return ml_collections.ConfigDict(dict(pipeline=ada.DEFAULT_PIPELINE, p=0.0, target=0.6,
+                                        interval=4, kimg=500.0))
+
+
 def check(config) -> None:
   """The GAN game's checks (config.task == 'gan')."""
   _check_objective(config)
+  _check_data_efficient(config)
   _check_variants(config)
   _check_players(config)
   _check_evals(config)
@@ -68,8 +78,40 @@ def _check_objective(config) -> None:
          "batch; use 'layer' or 'none' (Gulrajani et al. 2017)")
   if not config.weight_clip >= 0:  # NaN too.
     fail('weight_clip', config.weight_clip, 'it must be >= 0 (0 turns clipping off)')
+
+
+def _check_data_efficient(config) -> None:
+  """The augmentation, ADA's p, LeCam, consistency regularisation and the training subset."""
   if config.augment not in augment.AUGMENTATIONS:
     fail('augment', config.augment, f'choose one of {sorted(augment.AUGMENTATIONS)}')
+  spec = config.ada
+  try:
+    ada.parse_pipeline(spec.pipeline) if isinstance(spec.pipeline, str) else ada.parse_pipeline('')
+  except ValueError as e:
+    fail('ada.pipeline', spec.pipeline, str(e))
+  if not is_number(spec.p) or not 0 <= spec.p <= 1:
+    fail('ada.p', spec.p, 'it must be in [0, 1]')
+  if not is_number(spec.target) or not 0 <= spec.target < 1:
+    fail('ada.target', spec.target, 'it must be in [0, 1) (0 keeps p fixed at ada.p)')
+  if not is_int(spec.interval) or spec.interval < 1:
+    fail('ada.interval', spec.interval, 'it must be a positive integer (steps)')
+  if not is_number(spec.kimg) or not spec.kimg > 0:
+    fail('ada.kimg', spec.kimg, 'it must be positive (thousands of real images)')
+  if config.augment != 'ada' and spec.p:
+    fail('ada.p', spec.p, f"it is used by augment='ada' only (augment={config.augment!r})")
+  if config.augment == 'ada' and not spec.p and not spec.target:
+    fail('ada.target', spec.target, 'with ada.p = 0 as well, ADA would never augment; set a '
+         'target (0.6 in the paper) or a fixed p')
+  if not is_number(config.lecam.weight) or not config.lecam.weight >= 0:
+    fail('lecam.weight', config.lecam.weight, 'it must be >= 0 (0 turns LeCam off)')
+  if not is_number(config.lecam.decay) or not 0 <= config.lecam.decay < 1:
+    fail('lecam.decay', config.lecam.decay, 'it must be in [0, 1)')
+  for side in ('real', 'fake'):
+    if not is_number(config.consistency[side]) or not config.consistency[side] >= 0:
+      fail(f'consistency.{side}', config.consistency[side], 'it must be >= 0 (0 turns it off)')
+  if config.train_subset and config.labelled_examples:
+    fail('train_subset', config.train_subset, 'the semi-supervised GAN draws its labelled '
+         'records from all training records; set train_subset to 0')
 
 
 def _check_variants(config) -> None:

@@ -26,6 +26,7 @@ SAMPLE_GRID_STREAM, EVAL_STREAM = 'sample_grid/z', 'evaluation/z'
 
 def build_gan(config, data_shape: Sequence[int]) -> GAN:
   """The GAN a config describes, for data of the given per-sample shape."""
+  augmentation = augment.build(config)
   return GAN(
       config=config,
       data_shape=tuple(int(d) for d in data_shape),
@@ -39,7 +40,8 @@ def build_gan(config, data_shape: Sequence[int]) -> GAN:
       g_tx=base.make_optimizer(config.g_optimizer, config.lr_schedule, config.total_steps),
       d_tx=base.make_optimizer(config.d_optimizer, config.lr_schedule,
                                config.total_steps * config.n_critic),
-      augmentation=augment.AUGMENTATIONS[config.augment],
+      augmentation=augmentation,
+      trackers=augmentation.trackers + tuple(gan_terms.trackers(config)),
   )
 
 

@@ -110,7 +110,7 @@ def make_train_step(gan: GAN, one_call: bool | None = None, phase: tuple | None 
                                                    params)[0].score
       inputs = gan_terms.DInputs(real_out, fake_out, images, fake, labels, fake_labels, critic,
                                  stream(key, 'penalty'), params, state.params(G), labelled,
-                                 real.get('labelled_label'))
+                                 real.get('labelled_label'), state.extras)
       loss, metrics = gan_terms.total(d_terms, inputs, update_count, due)
       metrics.update(d_real=jnp.mean(real_out.score), d_fake=jnp.mean(fake_out.score))
       if labelled is not None:
@@ -118,15 +118,16 @@ def make_train_step(gan: GAN, one_call: bool | None = None, phase: tuple | None 
             jnp.argmax(labelled.class_logits, -1) == real['labelled_label'])
       elif real_out.class_logits is not None:
         metrics['d_class_accuracy'] = jnp.mean(jnp.argmax(real_out.class_logits, -1) == labels)
-      return loss, (stats, metrics)
+      scores = jax.lax.stop_gradient((real_out.score, fake_out.score))
+      return loss, (stats, metrics, scores)
 
-    grads, (stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.params(D))
+    grads, (stats, metrics, scores) = jax.grad(loss_fn, has_aux=True)(state.params(D))
     player = base.apply_gradients(state.players[D], grads, gan.d_tx, stats)
     if config.weight_clip > 0:  # WGAN (Arjovsky et al. 2017): clip every parameter of the critic.
       player = player.replace(params=jax.tree.map(
           lambda p: jnp.clip(p, -config.weight_clip, config.weight_clip), player.params))
     metrics['d_grad_norm'] = optax.global_norm(grads)
-    return state.replace(players={**state.players, D: player}), metrics
+    return state.replace(players={**state.players, D: player}), metrics, scores
 
   def generator_update(state, real: dict, key):
     """One update of G against the current D."""
@@ -156,13 +157,21 @@ def make_train_step(gan: GAN, one_call: bool | None = None, phase: tuple | None 
     phase_step = state.step % period  # The lazy schedule repeats every period steps.
     # A Python loop, unrolled in the compiled step: XLA:CPU runs convolutions inside a while
     # loop (lax.scan) about 50x slower, and n_critic is small.
+    real_scores, fake_scores = [], []
     for i, real in enumerate(reals):  # metrics: the last update's.
-      state, metrics = discriminator_update(state, real, stream(key, f'discriminator/{i}'),
-                                            phase_step * config.n_critic + i + 1, d_due[i])
+      state, metrics, (real_score, fake_score) = discriminator_update(
+          state, real, stream(key, f'discriminator/{i}'), phase_step * config.n_critic + i + 1,
+          d_due[i])
+      real_scores.append(real_score)
+      fake_scores.append(fake_score)
     state, g_metrics = generator_update(state, reals[-1], stream(key, 'generator'))
     metrics.update(g_metrics)
 
     extras = dict(state.extras)
+    for tracker in gan.trackers:  # ADA's p, LeCam's anchors (gan_jax/tracker.py).
+      extras[tracker.name], tracked = tracker.update(extras[tracker.name], real_scores,
+                                                     fake_scores, state.step)
+      metrics.update(tracked)
     if 'ema' in extras:
       decay = ema_decay_at(state.step, config.ema_decay)
       extras['ema'] = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, extras['ema'],

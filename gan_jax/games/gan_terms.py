@@ -4,7 +4,8 @@ k-th update only and multiplied by k, so its average weight is unchanged).
 
   D: adversarial (config.loss; MIX+GAN: over all pairs), the gradient penalties (R1, R2, WGAN-GP:
      config.regularizers.NAME.weight / .every, or the short form config.gradient_penalty with
-     config.gp_weight), AC-GAN's class cross-entropy, the semi-supervised class loss, MIX+GAN's
+     config.gp_weight), LeCam (config.lecam), consistency on reals and fakes (CR / bCR:
+     config.consistency), AC-GAN's class cross-entropy, the semi-supervised class loss, MIX+GAN's
      entropy of D's weights;
   G: adversarial (seeing D's real scores too, for the relativistic losses) or, semi-supervised,
      feature matching; AC-GAN's class cross-entropy; MIX+GAN's entropy of G's weights.
@@ -18,9 +19,12 @@ from typing import Any, Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from gan_jax import augment
 from gan_jax import losses
+from gan_jax import streams
 from gan_jax.models import mixture
 from gan_jax.models.output import DiscriminatorOutput
+from gan_jax.tracker import Tracker
 
 
 class DInputs(NamedTuple):
@@ -37,6 +41,7 @@ class DInputs(NamedTuple):
   g_params: Any
   labelled: Optional[DiscriminatorOutput] = None  # Semi-supervised: D on the labelled batch.
   labelled_labels: Optional[jax.Array] = None
+  extras: Any = None  # TrainState.extras before this step (LeCam's anchors).
 
 
 class GInputs(NamedTuple):
@@ -129,6 +134,42 @@ def penalty(fn: Callable, name: str) -> Callable:
   return term
 
 
+def lecam_term(i) -> jax.Array:
+  anchors = i.extras['lecam']
+  return losses.lecam(i.real.score, i.fake.score, anchors['real'], anchors['fake'])
+
+
+def lecam_tracker(decay: float) -> Tracker:
+  """LeCam's anchors: moving averages (decay) of D's mean score on reals and on fakes, from 0,
+  updated after each D update (the term reads the values from before the step)."""
+  def update(value, real_scores, fake_scores, step):
+    del step
+    for real, fake in zip(real_scores, fake_scores):
+      value = {'real': decay * value['real'] + (1 - decay) * jnp.mean(real),
+               'fake': decay * value['fake'] + (1 - decay) * jnp.mean(fake)}
+    return value, {'lecam_anchor_real': value['real'], 'lecam_anchor_fake': value['fake']}
+
+  zero = jnp.zeros((), jnp.float32)
+  return Tracker('lecam', lambda: {'real': zero, 'fake': zero}, update)
+
+
+def consistency_term(side: str) -> Callable:
+  """CR's ||D(x) - D(T(x))||^2 on reals ('real') or fakes ('fake'), T augment.consistency_transform
+  (and D's own augmentation on both sides)."""
+  def term(i):
+    out, images, labels = ((i.real, i.real_images, i.real_labels) if side == 'real' else
+                           (i.fake, i.fake_images, i.fake_labels))
+    name = f'consistency/{side}'
+    moved = augment.consistency_transform(images, streams.stream(i.key, name))
+    return losses.consistency(out.score, i.critic(moved, labels, name))
+  return term
+
+
+def trackers(config) -> list[Tracker]:
+  """The statistics D's terms keep in the train state (besides the augmentation's)."""
+  return [lecam_tracker(config.lecam.decay)] if config.lecam.weight else []
+
+
 def d_terms(config) -> list[Term]:
   """D's terms of a (validated) GAN config."""
   objective = losses.OBJECTIVES[config.loss]
@@ -144,6 +185,12 @@ def d_terms(config) -> list[Term]:
     if spec.weight:
       terms.append(Term(name, penalty(losses.GRADIENT_PENALTIES[name], name), spec.weight,
                         spec.every, metric=f'd_{name}'))
+  if config.lecam.weight:
+    terms.append(Term('lecam', lecam_term, config.lecam.weight, metric='d_lecam'))
+  for side in ('real', 'fake'):
+    if config.consistency[side]:
+      terms.append(Term(f'consistency_{side}', consistency_term(side), config.consistency[side],
+                        metric=f'd_consistency_{side}'))
   if semi_supervised:
     terms.append(Term('labelled_class', lambda i: losses.class_cross_entropy(
         i.labelled.class_logits, i.labelled_labels), metric='d_class_loss'))

@@ -22,7 +22,7 @@ TRANSLATION_DATA = {
 UNUSED_BY_TRANSLATION = (('n_critic', 1), ('conditioning', 'none'), ('mixture_components', 1),
                          ('labelled_examples', 0), ('gradient_penalty', 'none'),
                          ('label_smoothing', 0.0), ('weight_clip', 0.0), ('ema_decay', 0.0),
-                         ('augment', 'none'))
+                         ('train_subset', 0))
 # The adversarial loss of each translation task, as in its paper (config.loss must name it).
 TRANSLATION_LOSSES = {'pix2pix': 'non_saturating', 'cyclegan': 'least_squares'}
 
@@ -56,6 +56,13 @@ def check(config) -> None:
     if config[key] != needed:
       fail(key, config[key], f'task={task!r} does not use it; set it to {needed!r}')
   config_checks.refuse_regularizers(config, f'task={task!r} does not use it')
+  for key, value in (('augment', config.augment), ('ada.p', config.ada.p),
+                     ('lecam.weight', config.lecam.weight),
+                     ('consistency.real', config.consistency.real),
+                     ('consistency.fake', config.consistency.fake)):
+    if value not in ('none', 0, 0.0):
+      fail(key, value, f'data-efficient training (augmentations, ADA, LeCam, CR) is implemented '
+           f'for the GAN game only, not for task={task!r}; turn it off')
   if config.loss != TRANSLATION_LOSSES[task]:
     fail('loss', config.loss, f'task={task!r} trains with its paper\'s loss, '
          f'{TRANSLATION_LOSSES[task]!r}')
