@@ -22,7 +22,11 @@ import os
 import subprocess
 import sys
 
+import matplotlib
 import numpy as np
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLUMNS = (('fid', 'FID', '{:.1f}'), ('kid', 'KID', '{:.0f}'), ('precision', 'precision',
@@ -82,17 +86,14 @@ def table(results: dict, args) -> str:
 
 
 def plot_ada(args) -> str:
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
   for subset in args.subsets:
     for seed in args.seeds:
       path = os.path.join(args.root, run_name('ada', subset, seed), 'metrics.jsonl')
       if not os.path.isfile(path):
         continue
-      records = [json.loads(line) for line in open(path)]
-      records = [r for r in records if 'ada_p' in r]
+      with open(path) as f:
+        records = [r for r in map(json.loads, f) if 'ada_p' in r]
       steps = [r['step'] for r in records]
       label = f'{subset or "all"} digits, seed {seed}'
       axes[0].plot(steps, [r['ada_p'] for r in records], label=label)

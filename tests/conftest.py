@@ -49,7 +49,8 @@ def pytest_sessionfinish(session, exitstatus):
 LONGEST_FIRST = ('test_step.py', 'test_evaluation.py', 'test_notebooks.py', 'test_multiprocess.py',
                  'test_train.py', 'test_preemption.py', 'test_sngan.py', 'test_train_translation.py',
                  'test_convolutions.py', 'test_conditional.py', 'test_semisupervised.py',
-                 'test_translation.py', 'test_terms.py', 'test_extending.py', 'test_diffaugment.py',
+                 'test_ada.py', 'test_data_efficient.py', 'test_translation.py', 'test_terms.py',
+                 'test_extending.py', 'test_diffaugment.py',
                  'test_models.py')
 
 

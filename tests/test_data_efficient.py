@@ -67,13 +67,19 @@ def test_consistency_transform_flips_and_shifts_each_image():
   assert 16 < flipped < 48
 
 
-@pytest.mark.parametrize('arg', ('lecam', 'bcr', 'ada_lecam'))
-def test_data_efficient_configs_take_a_real_step(arg):
-  config = small(load_config(f'dcgan.py:{arg}'))
+@pytest.mark.parametrize('name, arg', [
+    ('dcgan.py', 'lecam'), ('dcgan.py', 'bcr'), ('dcgan.py', 'ada_lecam'),
+    ('gan_minimax.py', 'ada_lecam')])  # The MLP players on images.
+def test_data_efficient_configs_take_a_real_step(name, arg):
+  if name == 'dcgan.py':
+    config = small(load_config(f'dcgan.py:{arg}'))
+  else:
+    config = small(load_config(name, augment='ada', **{'ada.p': 0.5, 'lecam.weight': 0.3}))
   configuration.validate(config)
-  gan = gan_game.build_gan(config, (16, 16, 1))
+  pipeline = gan_game.make_pipeline(config)
+  gan = gan_game.build_gan(config, pipeline.data_shape)
   state = jax.jit(gan.init)(jax.random.key(0))
-  batch = next(gan_game.make_pipeline(config).iterator)
+  batch = next(pipeline.iterator)
   state, metrics = jax.jit(gan_step.make_train_step(gan))(state, batch)
   metrics = jax.device_get(metrics)
   assert all(np.isfinite(v) for v in metrics.values())
@@ -144,3 +150,9 @@ def test_leak_measure_sees_rotated_mirrored_and_negated_digits(mnist8k_path):
   values = leak.augmentation_leak(real, reference)
   assert set(values) == {'leak_geometric', 'leak_negated', 'leak_geometric_real',
                          'leak_negated_real'}
+
+
+def test_no_augmentation_is_the_identity_and_keeps_no_state():
+  augmentation = augment.build(load_config('dcgan.py'))
+  x = jax.random.uniform(jax.random.key(0), (2, 8, 8, 1))
+  assert augmentation.apply(x, jax.random.key(1), {}) is x and augmentation.trackers == ()
