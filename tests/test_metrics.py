@@ -59,6 +59,17 @@ def test_kid_is_unbiased_and_detects_a_shift():
   assert shifted[0] > 10 * np.std(estimates) and shifted[1] > 0
 
 
+def test_kid_subsets_are_smaller_than_a_set_no_larger_than_the_subset_size():
+  """With 300 features and subsets of 1,000, every subset would be the whole set (std ~1e-16)."""
+  rng = np.random.default_rng(4)
+  x, y = rng.standard_normal((300, 16)), rng.standard_normal((500, 16)) + 0.3
+  assert metrics.kid_subset_size(300, 500) == 150 and metrics.kid_subset_size(5000, 2000) == 1000
+  mean, std = metrics.kid(x, y)
+  assert std > 0.05 * mean > 0
+  with pytest.raises(ValueError, match='got 3 and 500'):
+    metrics.kid(x[:3], y)
+
+
 def test_inception_score_bounds():
   assert metrics.inception_score(np.zeros((1000, 10)))[0] == pytest.approx(1.0)
   confident = np.full((1000, 10), -50.0)

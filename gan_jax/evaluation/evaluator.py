@@ -39,7 +39,7 @@ NEEDS_FEATURES = FEATURE_METRICS + ('stacked_modes', 'label_agreement', 'arithme
 # the k-NN balls of precision/recall (k = 3) and density/coverage (k = 5), the birthday test's
 # batches of 400, the 128-image batches of the divergence's two halves. Fewer give an error
 # or a meaningless number, so they are refused before anything runs.
-MIN_COUNTS = {'fid': (2, 2), 'kid': (2, 2), 'is': (10, 0), 'pr': (4, 4), 'dc': (1, 6),
+MIN_COUNTS = {'fid': (2, 2), 'kid': (4, 4), 'is': (10, 0), 'pr': (4, 4), 'dc': (1, 6),
               'classes': (1, 0), 'stacked_modes': (1, 0), 'label_agreement': (1, 0),
               'birthday': (800, 400), 'nn_divergence': (256, 256), 'memorization': (1, 2),
               'interpolation': (0, 0), 'arithmetic': (0, 0), 'modes': (1, 0), 'leak': (1, 4)}
@@ -225,6 +225,9 @@ class Evaluator:
       for name in wanted:
         values.update(self._feature_metric(name, real_features, fake_features, fake_logits))
         protocols[name] = against
+      if 'kid' in wanted:
+        size = metrics_lib.kid_subset_size(len(real_features), len(fake_features))
+        protocols['kid'] = f'{against}; 100 subsets of {size}'
       if 'is' in wanted:
         protocols['is'] = f'{generated}, 10 splits; logits: {self.extractor.name}'
       if 'classes' in wanted:

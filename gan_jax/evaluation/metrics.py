@@ -60,14 +60,24 @@ def fid(features1: np.ndarray, features2: np.ndarray) -> float:
   return frechet_distance(*moments(features1), *moments(features2))
 
 
+def kid_subset_size(num1: int, num2: int, subset_size: int = 1000) -> int:
+  """The size of KID's subsets: subset_size (1,000, as StyleGAN's metrics), but half the smaller
+  set where that set is no larger: subsets of a whole set would all be the same set, and their
+  standard deviation ~1e-16 instead of the spread of the estimate."""
+  smaller = min(num1, num2)
+  return subset_size if smaller > subset_size else smaller // 2
+
+
 def kid(features1: np.ndarray, features2: np.ndarray, num_subsets: int = 100,
         subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
-  """(mean, std) over subsets of the unbiased MMD^2 estimate with the cubic polynomial kernel."""
+  """(mean, std) over subsets (of kid_subset_size) of the unbiased MMD^2 estimate with the cubic
+  polynomial kernel (Binkowski et al. 2018)."""
   x_all = np.asarray(features1, np.float64)
   y_all = np.asarray(features2, np.float64)
-  m = min(subset_size, len(x_all), len(y_all))
+  m = kid_subset_size(len(x_all), len(y_all), subset_size)
   if m < 2:
-    raise ValueError('KID needs at least 2 samples in each set.')
+    raise ValueError(f'KID needs at least 4 samples in each set (subsets of 2 that differ); got '
+                     f'{len(x_all)} and {len(y_all)}.')
   d = x_all.shape[1]
   rng = np.random.default_rng(seed)
   estimates = []
