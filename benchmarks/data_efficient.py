@@ -12,7 +12,8 @@ Each run trains configs/dcgan.py:METHOD into ROOT/METHOD_SUBSET_sSEED with
 `python -m gan_jax.main` and is evaluated with `python -m gan_jax.evaluate` (fid, kid, pr,
 classes, leak: num_samples EMA samples against all records); a run whose evaluation JSON exists is
 not redone. Prints a markdown table of each (subset, method): the mean over seeds and each seed's
-value, and writes ROOT/results.json and, from the ADA runs' metrics.jsonl, ROOT/ada_p_rt.png.
+value, and writes ROOT/results.json, from the ADA runs' metrics.jsonl ROOT/ada_p_rt.png, and
+the first seed's final sample grids side by side, ROOT/samples_SUBSET.png.
 """
 
 import argparse
@@ -108,6 +109,23 @@ def plot_ada(args) -> str:
   return path
 
 
+def plot_samples(args, subset: int) -> str:
+  """The sample grid at the last step of each method's first seed on `subset` digits, side by
+  side."""
+  fig, axes = plt.subplots(1, len(args.methods), figsize=(3 * len(args.methods), 3.3))
+  for ax, method in zip(np.atleast_1d(axes), args.methods):
+    path = os.path.join(args.root, run_name(method, subset, args.seeds[0]), 'samples',
+                        f'step_{args.steps:07d}.png')
+    if os.path.isfile(path):
+      ax.imshow(plt.imread(path), cmap='gray')
+    ax.set_title(method, fontsize=10)
+    ax.axis('off')
+  fig.tight_layout()
+  path = os.path.join(args.root, f'samples_{subset or "all"}.png')
+  fig.savefig(path, dpi=100)
+  return path
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--data', required=True, help='An .npz of labelled digits (images, labels).')
@@ -134,6 +152,8 @@ def main():
     json.dump(done, f, indent=1)
   print(table(done, args))
   print(plot_ada(args))
+  for subset in args.subsets:
+    print(plot_samples(args, subset))
 
 
 if __name__ == '__main__':

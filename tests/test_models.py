@@ -4,7 +4,8 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from gan_jax import models
+from gan_jax import configuration, models
+from tests.helpers import load_config
 
 
 def _init(module, x, **kwargs):
@@ -83,3 +84,11 @@ def test_registry_rejects_unknown_names_and_fields():
     models.build_discriminator({'name': 'dcgan', 'depth': 3})
   d = models.build_discriminator({'name': 'mlp', 'hidden': [4, 4]})  # Lists from JSON configs.
   assert isinstance(d, models.MLPDiscriminator) and d.hidden == (4, 4)
+
+
+def test_mlp_hidden_widths_must_be_positive():
+  """A width of 0 once reached the initializer's division by the fan-in (ZeroDivisionError)."""
+  for role in ('generator', 'discriminator'):
+    with pytest.raises(configuration.ConfigError,
+                       match=r'mlp hidden=\(64, 0\): every hidden width must be a positive'):
+      configuration.validate(load_config('gan_minimax.py', **{f'{role}.hidden': (64, 0)}))

@@ -125,7 +125,8 @@ def test_every_image_d_sees_passes_the_augmentation(monkeypatch):
     seen.append(images.shape)
     return images
 
-  monkeypatch.setitem(augment.AUGMENTATIONS, 'recording', augment.Augmentation(recording))
+  monkeypatch.setitem(augment.AUGMENTATIONS, 'recording',
+                      lambda config: augment.Augmentation(recording))
   config = small(load_config('rpgan.py'), augment='recording')
   config.regularizers.r2.weight = 0.0  # R1 only.
   configuration.validate(config)

@@ -28,6 +28,7 @@ class MLPGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z, labels=None, train: bool = True):
+    check_hidden(self.hidden)
     x = z
     if self.conditioning != 'none':
       x = layers.concat_one_hot(x, labels, self.num_classes)
@@ -38,6 +39,12 @@ class MLPGenerator(nn.Module):
     if len(self.output_shape) == 3:  # Images live in [-1, 1].
       x = jnp.tanh(x)
     return x.reshape(z.shape[0], *self.output_shape).astype(jnp.float32)
+
+
+def check_hidden(hidden) -> None:
+  """ValueError unless every hidden width is a positive integer (a width of 0 has no units)."""
+  if not all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in hidden):
+    raise ValueError(f'mlp hidden={tuple(hidden)!r}: every hidden width must be a positive integer.')
 
 
 class MLPDiscriminator(nn.Module):
@@ -65,6 +72,7 @@ class MLPDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = True):
+    check_hidden(self.hidden)
     x = self._noisy(x.reshape(x.shape[0], -1), self.input_noise, train)
     if self.conditioning == 'concat':
       x = layers.concat_one_hot(x, labels, self.num_classes)
