@@ -10,7 +10,6 @@ import pytest
 
 from gan_jax import ada
 from gan_jax import train
-from gan_jax.games import gan_game, gan_step
 from tests.helpers import load_config, small
 
 ALL_GROUPS = ada.GROUPS
@@ -170,29 +169,19 @@ def test_pipeline_names_are_checked():
 
 
 def test_an_ada_run_stopped_and_resumed_equals_an_uninterrupted_one(tmp_path):
-  """p, the r_t accumulator and every parameter, bitwise, after 4 + 4 steps against 8."""
-  config = small(load_config('dcgan.py:ada'), total_steps=8, checkpoint_every=4, sample_every=4,
-                 log_every=4, image_size=16)
-  config.ada.interval, config.ada.kimg, config.ada.p = 2, 0.01, 0.5  # p moves by 0.64 / update.
+  """p, the r_t accumulator and every parameter, bitwise, after 2 + 2 steps against 4."""
+  config = small(load_config('dcgan.py:ada'), total_steps=4, checkpoint_every=2, sample_every=4,
+                 log_every=2, image_size=16)
+  config.ada.interval, config.ada.kimg, config.ada.p = 2, 0.1, 0.5  # p moves by 0.32 / update.
   config.discriminator.norm = 'none'
   first = config.copy_and_resolve_references()
-  first.total_steps = 4
+  first.total_steps = 2
   train.train_and_evaluate(first, str(tmp_path / 'resumed'))
   resumed = jax.device_get(train.train_and_evaluate(config, str(tmp_path / 'resumed')))
   straight = jax.device_get(train.train_and_evaluate(config, str(tmp_path / 'straight')))
-  assert int(resumed.step) == 8
+  assert int(resumed.step) == 4
   assert float(resumed.extras['ada']['p']) != 0.5  # p was adapted.
   for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(straight), strict=True):
     np.testing.assert_array_equal(a, b)
   lines = open(tmp_path / 'resumed' / 'metrics.jsonl').read()
   assert '"ada_p"' in lines and '"ada_rt"' in lines
-
-
-def test_ada_step_on_a_conditional_gan():
-  config = small(load_config('cgan.py:projection'), augment='ada')
-  config.ada.p = 0.5
-  gan = gan_game.build_gan(config, (16, 16, 1))
-  state = jax.jit(gan.init)(jax.random.key(0))
-  batch = {'image': _images(16), 'label': jnp.arange(16) % 10}
-  state, metrics = jax.jit(gan_step.make_train_step(gan))(state, batch)
-  assert np.isfinite(float(metrics['d_loss'])) and float(metrics['ada_p']) == 0.5
