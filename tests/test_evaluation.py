@@ -302,3 +302,19 @@ def test_train_classifier_command_line_rejects_unlabelled_data(tmp_path):
   result = _run('gan_jax.evaluate', 'train-classifier', '--data=ring8',
                 f'--output={tmp_path / "c.npz"}', check=False)
   assert result.returncode != 0 and 'no labels' in result.stderr
+
+
+def test_intra_class_fid_compares_each_class_with_its_real_images(tiny_classifier, mnist8k_path):
+  dataset = f'npz:{mnist8k_path}'
+  evaluation = evaluator_lib.Evaluator(('intra_fid', 'fid'), dataset, tiny_classifier[0],
+                                       image_size=28, num_reference=2000)
+  images, labels = evaluator_lib.reference_images(dataset, 'train', '', 28, 2000, seed=1)
+  right = evaluation.evaluate(images, labels=labels).values
+  wrong = evaluation.evaluate(images, labels=(labels + 1) % 10).values  # The same images.
+  assert wrong['fid'] == pytest.approx(right['fid'])  # FID does not see the labels...
+  assert wrong['intra_fid'] > 3 * right['intra_fid']  # ...intra-class FID does.
+  assert right['intra_fid_worst'] >= right['intra_fid']
+  with pytest.raises(evaluator_lib.EvaluationError, match='intra_fid needs the labels'):
+    evaluation.evaluate(images)
+  with pytest.raises(evaluator_lib.EvaluationError, match=r'class 3 has \d+ real and 0 generated'):
+    evaluation.evaluate(images, labels=np.where(labels == 3, 4, labels))

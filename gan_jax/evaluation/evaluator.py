@@ -3,8 +3,9 @@
 Metrics (names as in --metrics and config.evals.metrics):
   fid, kid, is, pr (precision/recall), dc (density/coverage), classes   need a feature extractor
   stacked_modes                                   needs a digit classifier; RGB digit stacks
-  label_agreement                                 needs a digit classifier and labelled samples
-                                                  (a conditional GAN)
+  label_agreement, intra_fid                      need a feature extractor and labelled samples
+                                                  (a conditional GAN); intra_fid a labelled
+                                                  reference (the mean FID of each class)
   birthday, nn_divergence, memorization, leak     compare pixels with the reference images
                                                   (leak: samples that look rotated, mirrored or
                                                   luma-flipped, the augmentation leak of ADA)
@@ -32,15 +33,16 @@ FEATURE_METRICS = ('fid', 'kid', 'is', 'pr', 'dc', 'classes')
 PIXEL_METRICS = ('birthday', 'nn_divergence', 'memorization', 'leak')
 GENERATOR_METRICS = ('interpolation', 'arithmetic')
 POINT_METRICS = ('modes',)
-METRICS = (FEATURE_METRICS + ('stacked_modes', 'label_agreement') + PIXEL_METRICS
+LABELLED_METRICS = ('label_agreement', 'intra_fid')  # Need the labels the samples were made for.
+METRICS = (FEATURE_METRICS + ('stacked_modes',) + LABELLED_METRICS + PIXEL_METRICS
            + GENERATOR_METRICS + POINT_METRICS)
-NEEDS_FEATURES = FEATURE_METRICS + ('stacked_modes', 'label_agreement', 'arithmetic')
+NEEDS_FEATURES = FEATURE_METRICS + LABELLED_METRICS + ('stacked_modes', 'arithmetic')
 # The fewest (generated samples, reference images) each metric is computed from: IS's 10 splits,
 # the k-NN balls of precision/recall (k = 3) and density/coverage (k = 5), the birthday test's
 # batches of 400, the 128-image batches of the divergence's two halves. Fewer give an error
 # or a meaningless number, so they are refused before anything runs.
 MIN_COUNTS = {'fid': (2, 2), 'kid': (4, 4), 'is': (10, 0), 'pr': (4, 4), 'dc': (1, 6),
-              'classes': (1, 0), 'stacked_modes': (1, 0), 'label_agreement': (1, 0),
+              'classes': (1, 0), 'stacked_modes': (1, 0), 'label_agreement': (1, 0), 'intra_fid': (2, 2),
               'birthday': (800, 400), 'nn_divergence': (256, 256), 'memorization': (1, 2),
               'interpolation': (0, 0), 'arithmetic': (0, 0), 'modes': (1, 0), 'leak': (1, 4)}
 SAMPLE_RANGE_TOLERANCE = 1e-3  # Images must lie in [-1, 1] up to float rounding.
@@ -175,7 +177,7 @@ class Evaluator:
     self.reference_name = f'{dataset} ({dataset_split})'
     if sources.is_point_dataset(dataset):
       return
-    if any(m in FEATURE_METRICS + PIXEL_METRICS for m in metrics):
+    if any(m in FEATURE_METRICS + PIXEL_METRICS + ('intra_fid',) for m in metrics):
       self.reference, self.reference_labels = reference_images(
           dataset, dataset_split, data_dir, image_size, num_reference, seed)
       self.reference_name = f'{len(self.reference)} images of {dataset} ({dataset_split})'
@@ -184,7 +186,7 @@ class Evaluator:
         raise EvaluationError(
             f'The reference has {len(self.reference)} images ({dataset!r} holds them all, or '
             f'num_reference={num_reference} caps them), too few for {short}.')
-    if self.extractor and any(m in FEATURE_METRICS for m in metrics):
+    if self.extractor and any(m in FEATURE_METRICS + ('intra_fid',) for m in metrics):
       self.reference_features = self.extractor(
           features_lib.in_batches(self.reference, self.extractor.batch_size))
 
@@ -193,7 +195,8 @@ class Evaluator:
     """samples: [N, H, W, C] in [-1, 1] (or [N, 2] points). generator: z [M, Z] -> images, for
     interpolation and arithmetic. labels: the labels a conditional GAN was asked for."""
     check_samples(samples, sources.is_point_dataset(self.dataset))
-    if labels is not None and self.extractor is not None and 'label_agreement' in self.metrics:
+    labelled = [m for m in self.metrics if m in LABELLED_METRICS]
+    if labels is not None and self.extractor is not None and labelled:
       check_labels(labels, len(samples), self.extractor)
     values, protocols, images = {}, {}, {}
     n = len(samples)
@@ -206,15 +209,19 @@ class Evaluator:
       protocols['modes'] = (f'{generated} points; high quality within 3 std of the nearest mode; '
                             'a mode is covered by >= 0.2 N / modes high-quality samples (PacGAN); '
                             'reverse KL of the high-quality samples over the modes vs uniform')
+    if labelled and labels is None:
+      raise EvaluationError(f'{labelled[0]} needs the labels the samples were generated for: '
+                            'evaluate a conditional GAN (config.conditioning) or a samples file '
+                            'with a "labels" array.')
     wanted = [m for m in self.metrics if m in FEATURE_METRICS]
-    if wanted or 'label_agreement' in self.metrics:
+    if wanted or labelled:
       fake_features, fake_logits = self.extractor(
           features_lib.in_batches(samples, self.extractor.batch_size))
+    if 'intra_fid' in self.metrics:
+      values.update(self._intra_fid(fake_features, labels))
+      protocols['intra_fid'] = (f'{generated} with the labels asked for vs {self.reference_name}, '
+                                f'class by class; features: {self.extractor.name}; mean and worst')
     if 'label_agreement' in self.metrics:
-      if labels is None:
-        raise EvaluationError('label_agreement needs the labels the samples were generated for: '
-                              'evaluate a conditional GAN (config.conditioning) or a samples file '
-                              'with a "labels" array.')
       values.update(metrics_lib.label_agreement(fake_logits, labels))
       protocols['label_agreement'] = (f'{generated} with the labels asked for; fraction whose '
                                       f'class predicted by {self.extractor.name} is that label; '
@@ -288,6 +295,16 @@ class Evaluator:
       density, coverage = metrics_lib.density_coverage(real_features, fake_features, k=5)
       return {'density': density, 'coverage': coverage}
     return metrics_lib.class_statistics(fake_logits, self.reference_labels)
+
+  def _intra_fid(self, fake_features, labels) -> dict[str, float]:
+    if self.reference_labels is None:
+      raise EvaluationError(f'intra_fid needs a labelled reference; {self.reference_name} has no '
+                            'labels.')
+    try:
+      return metrics_lib.intra_class_fid(self.reference_features[0], self.reference_labels,
+                                         fake_features, labels)
+    except ValueError as e:
+      raise EvaluationError(str(e)) from None
 
   def _require(self, generator, what):
     if generator is None:

@@ -165,6 +165,21 @@ def class_statistics(logits: np.ndarray, reference_labels: np.ndarray | None = N
           'class_kl': float(np.sum(q[nonzero] * np.log(q[nonzero] / np.maximum(p[nonzero], 1e-12))))}
 
 
+def intra_class_fid(real_features, real_labels, fake_features, fake_labels) -> dict[str, float]:
+  """Intra-class FID (Miyato & Koyama 2018): the mean over the classes y of the reference of
+  FID(real images of class y, samples generated for y), and the worst class's. ValueError when a
+  class has fewer than 2 images on either side."""
+  real_labels, fake_labels = np.asarray(real_labels), np.asarray(fake_labels)
+  per_class = []
+  for y in np.unique(real_labels):
+    real, fake = real_features[real_labels == y], fake_features[fake_labels == y]
+    if len(real) < 2 or len(fake) < 2:
+      raise ValueError(f'intra-class FID needs at least 2 real and 2 generated images of each '
+                       f'class; class {y} has {len(real)} real and {len(fake)} generated.')
+    per_class.append(fid(real, fake))
+  return {'intra_fid': float(np.mean(per_class)), 'intra_fid_worst': float(np.max(per_class))}
+
+
 def label_agreement(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
   """How often a classifier's prediction on a conditional GAN's sample is the label it was asked
   for: overall, and for the worst label (a class the generator ignores shows up there)."""

@@ -232,8 +232,9 @@ def _check_evals(config) -> None:
       raise evaluator.EvaluationError('evals.every > 0 needs at least one metric in evals.metrics.')
     evaluator.check_request(metrics, config.dataset, evals.features, evals.num_samples,
                             'config.evals.num_samples')
-    if 'label_agreement' in metrics and config.conditioning == 'none':
-      raise evaluator.EvaluationError('label_agreement needs a conditional GAN; set '
+    labelled = [m for m in metrics if m in evaluator.LABELLED_METRICS]
+    if labelled and config.conditioning == 'none':
+      raise evaluator.EvaluationError(f'{labelled[0]} needs a conditional GAN; set '
                                       'config.conditioning and config.num_classes.')
   except evaluator.EvaluationError as e:
     raise errors.ConfigError(f'config.evals.metrics={evals.metrics!r}: {e}') from None
