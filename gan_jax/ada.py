@@ -32,7 +32,8 @@ import numpy as np
 from gan_jax import streams
 
 GROUPS = ('blit', 'geom', 'color', 'noise', 'cutout')
-DEFAULT_PIPELINE = 'blit,geom,color'  # The paper's 'bgc', its default.
+DEFAULT_GROUPS = ('blit', 'geom', 'color')  # The paper's 'bgc', its default.
+DEFAULT_PIPELINE = ','.join(DEFAULT_GROUPS)
 
 # Low-pass filter of the sym6 wavelet (12 taps; the resampling filter of stylegan2-ada).
 SYM6 = np.array([0.015404109327027373, 0.0034907120842174702, -0.11799011114819057,
@@ -246,7 +247,7 @@ def apply_color(images, c):
   return images * row[:, None, None, None, :3].sum(-1) + row[:, None, None, None, 3]
 
 
-def augment(images, key, p, groups=('blit', 'geom', 'color')):
+def augment(images, key, p, groups=DEFAULT_GROUPS):
   """The ADA pipeline at probability p (a scalar, traced) on images [B, H, W, C]."""
   batch, h, w, channels = images.shape
   k = lambda name: streams.stream(key, name)

@@ -70,9 +70,10 @@ def least_squares_g_loss(fake_logits):
   return 0.5 * squared_error(fake_logits, 1.0)
 
 
-def squared_error(logits, target: float):
+def squared_error(logits, target):
   """mean (p - t)^2: the least-squares term LS(p, t) of LSGAN (least_squares_*, with 1/2) and of
-  CycleGAN (without)."""
+  CycleGAN (without); with t = D(T(x)) the consistency term ||D(x) - D(T(x))||^2 of CR (Zhang et
+  al. 2020) and bCR (Zhao et al. 2021)."""
   return jnp.mean((logits - target)**2)
 
 
@@ -198,12 +199,6 @@ def lecam(real_logits, fake_logits, real_anchor, fake_anchor):
   code: only outputs past the other side's anchor are pulled back)."""
   return (jnp.mean(jax.nn.relu(real_logits - fake_anchor)**2)
           + jnp.mean(jax.nn.relu(real_anchor - fake_logits)**2))
-
-
-def consistency(logits, transformed_logits):
-  """||D(x) - D(T(x))||^2 averaged over the batch: consistency regularisation (CR, Zhang et al.
-  2020) on reals, and on fakes for balanced CR (bCR, Zhao et al. 2021)."""
-  return jnp.mean((logits - transformed_logits)**2)
 
 
 def l1(x, y):

@@ -37,6 +37,7 @@ LABELLED_METRICS = ('label_agreement', 'intra_fid')  # Need the labels the sampl
 METRICS = (FEATURE_METRICS + ('stacked_modes',) + LABELLED_METRICS + PIXEL_METRICS
            + GENERATOR_METRICS + POINT_METRICS)
 NEEDS_FEATURES = FEATURE_METRICS + LABELLED_METRICS + ('stacked_modes', 'arithmetic')
+REFERENCE_FEATURE_METRICS = FEATURE_METRICS + ('intra_fid',)
 # The fewest (generated samples, reference images) each metric is computed from: IS's 10 splits,
 # the k-NN balls of precision/recall (k = 3) and density/coverage (k = 5), the birthday test's
 # batches of 400, the 128-image batches of the divergence's two halves. Fewer give an error
@@ -177,7 +178,7 @@ class Evaluator:
     self.reference_name = f'{dataset} ({dataset_split})'
     if sources.is_point_dataset(dataset):
       return
-    if any(m in FEATURE_METRICS + PIXEL_METRICS + ('intra_fid',) for m in metrics):
+    if any(m in REFERENCE_FEATURE_METRICS + PIXEL_METRICS for m in metrics):
       self.reference, self.reference_labels = reference_images(
           dataset, dataset_split, data_dir, image_size, num_reference, seed)
       self.reference_name = f'{len(self.reference)} images of {dataset} ({dataset_split})'
@@ -186,7 +187,7 @@ class Evaluator:
         raise EvaluationError(
             f'The reference has {len(self.reference)} images ({dataset!r} holds them all, or '
             f'num_reference={num_reference} caps them), too few for {short}.')
-    if self.extractor and any(m in FEATURE_METRICS + ('intra_fid',) for m in metrics):
+    if self.extractor and any(m in REFERENCE_FEATURE_METRICS for m in metrics):
       self.reference_features = self.extractor(
           features_lib.in_batches(self.reference, self.extractor.batch_size))
 

@@ -86,7 +86,7 @@ def _check_data_efficient(config) -> None:
     fail('augment', config.augment, f'choose one of {sorted(augment.AUGMENTATIONS)}')
   spec = config.ada
   try:
-    ada.parse_pipeline(spec.pipeline) if isinstance(spec.pipeline, str) else ada.parse_pipeline('')
+    ada.parse_pipeline(spec.pipeline if isinstance(spec.pipeline, str) else '')
   except ValueError as e:
     fail('ada.pipeline', spec.pipeline, str(e))
   if not is_number(spec.p) or not 0 <= spec.p <= 1:

@@ -161,7 +161,7 @@ def consistency_term(side: str) -> Callable:
                            (i.fake, i.fake_images, i.fake_labels))
     name = f'consistency/{side}'
     moved = augment.consistency_transform(images, streams.stream(i.key, name))
-    return losses.consistency(out.score, i.critic(moved, labels, name))
+    return losses.squared_error(out.score, i.critic(moved, labels, name))
   return term
 
 
