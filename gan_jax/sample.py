@@ -9,6 +9,8 @@ from Python: `load_generator(workdir)` and `generate(...)`.
 """
 
 
+from collections.abc import Iterator
+
 import jax
 import numpy as np
 from absl import app, flags
@@ -56,22 +58,32 @@ def parse_labels(text: str, num_classes: int) -> list[int]:
   return labels
 
 
-def generate(gan: GAN, state: base.TrainState, num_samples: int, seed: int,
-             batch_size: int = 500, labels: list[int] | None = None
-             ) -> tuple[np.ndarray, np.ndarray | None]:
-  """num_samples samples from latent codes drawn with `seed`, in batches, and their labels (None
-  for unconditional GANs). labels: cycled over the samples; None draws them from the codes."""
+def generate_chunks(gan: GAN, state: base.TrainState, num_samples: int, seed: int,
+                    batch_size: int = 500, labels: list[int] | None = None
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+  """num_samples samples from latent codes drawn with `seed`, batch by batch: (images float32,
+  labels or None for unconditional GANs). labels: cycled over the samples; None draws them from
+  the codes. Only one batch of images is held at a time."""
   codes = np.asarray(gan.latents(jax.random.key(seed), num_samples))
   sample_labels = None
   if gan.conditional:
     sample_labels = (np.asarray(gan.labels_of(codes)) if labels is None
                      else np.resize(np.asarray(labels, np.int32), num_samples))
   sample_fn = jax.jit(gan.sample)
-  samples = np.concatenate([
-      np.asarray(sample_fn(state, codes[i:i + batch_size],
-                           None if sample_labels is None else sample_labels[i:i + batch_size]))
-      for i in range(0, num_samples, batch_size)]).astype(np.float32)
-  return samples, sample_labels
+  for i in range(0, num_samples, batch_size):
+    batch_labels = None if sample_labels is None else sample_labels[i:i + batch_size]
+    images = np.asarray(sample_fn(state, codes[i:i + batch_size], batch_labels), np.float32)
+    yield images, batch_labels
+    del images  # Not held while the next batch is made.
+
+
+def generate(gan: GAN, state: base.TrainState, num_samples: int, seed: int,
+             batch_size: int = 500, labels: list[int] | None = None
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+  """generate_chunks, concatenated: (samples [N, ...], labels [N] or None)."""
+  chunks = list(generate_chunks(gan, state, num_samples, seed, batch_size, labels))
+  images = np.concatenate([images for images, _ in chunks])
+  return images, None if chunks[0][1] is None else np.concatenate([y for _, y in chunks])
 
 
 def main(argv):

@@ -99,7 +99,8 @@ def test_converter_transposes_to_flax_layouts(state_dict):
 
 def test_loaded_network_outputs(weights_path, state_dict, images, tmp_path):
   extractor = inception.load_inception(weights_path, batch_size=2)
-  assert extractor.name == 'InceptionV3 (FID weights pt_inception-2015-12-05, pool3 2048-d)'
+  assert extractor.name == ('InceptionV3 (FID weights pt_inception-2015-12-05, pool3 2048-d, '
+                            'preprocessing legacy_pytorch)')
   assert (extractor.feature_dim, extractor.num_classes, extractor.batch_size) == (2048, 1008, 2)
   features, logits = (np.asarray(a) for a in extractor.apply(images))
   assert features.shape == (2, 2048) and logits.shape == (2, 1008)
@@ -109,15 +110,19 @@ def test_loaded_network_outputs(weights_path, state_dict, images, tmp_path):
   # One channel is the same as its three-channel repeat.
   repeated_features, _ = extractor.apply(np.repeat(images, 3, axis=-1))
   np.testing.assert_allclose(repeated_features, features, rtol=1e-5, atol=1e-5)
-  # A weight from the file changes the output: shifting fc.bias shifts the logits by as much.
+  # The logits are pool3 @ W without the output bias (the Inception Score's original code and
+  # StyleGAN's is50k): shifting fc.bias leaves them; a weight from the file changes them as
+  # pool3 @ dW.
   shift = np.linspace(-1, 1, 1008, dtype=np.float32)
-  changed = dict(state_dict, **{'fc.bias': state_dict['fc.bias'] + shift})
+  weight_change = np.outer(shift, np.ones(2048, np.float32)) * 1e-3
+  changed = dict(state_dict, **{'fc.bias': state_dict['fc.bias'] + shift,
+                                'fc.weight': state_dict['fc.weight'] + weight_change})
   changed_path = str(tmp_path / 'changed.npz')
   features_lib.save_weights(changed_path, inception.convert_pytorch_fid(changed), {})
   changed_features, changed_logits = inception.load_inception(changed_path).apply(images)
   np.testing.assert_array_equal(changed_features, features)
-  np.testing.assert_allclose(changed_logits - logits, np.broadcast_to(shift, (2, 1008)),
-                             atol=1e-4)
+  np.testing.assert_allclose(changed_logits - logits, features @ weight_change.T,
+                             rtol=1e-3, atol=1e-4)
 
 
 def test_converter_names_every_problem(state_dict):

@@ -35,6 +35,8 @@ class FeatureExtractor:
   num_classes: int
   batch_size: int = 250
   image_channels: int = 0  # The channels it takes; 0: 1 or 3.
+  network: str = ''  # The kind of its weights file ('inception_v3', 'classifier').
+  preprocessing: str = ''  # Its resize.py mode; '' where it fits images its own way.
 
   def __call__(self, images: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Streams batches of images through the network; returns all (features, logits) as float32
@@ -76,6 +78,15 @@ def load_weights(path: str, what: str) -> tuple[dict, dict]:
   return flax.traverse_util.unflatten_dict(arrays, sep='/'), metadata
 
 
+def weights_kind(path: str) -> str | None:
+  """The metadata 'kind' of a weights file, reading that entry alone (None if it has none)."""
+  try:
+    with np.load(path, allow_pickle=False) as arrays:
+      return json.loads(str(arrays[METADATA_KEY])).get('kind')
+  except (OSError, ValueError, KeyError):
+    return None
+
+
 def variable_shapes(variables: Any) -> dict[str, tuple[int, ...]]:
   """{'/'-joined path: shape} of a variables tree (arrays or jax.eval_shape's structs)."""
   flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(variables), sep='/')
@@ -94,8 +105,9 @@ def check_shapes(variables: Any, expected: dict[str, tuple[int, ...]], what: str
                      (f' (and {len(problems) - 10} more)' if len(problems) > 10 else ''))
 
 
-# loader(variables, metadata, path) -> FeatureExtractor, by the weights file's metadata 'kind'.
-Loader = Callable[[dict, dict, str], FeatureExtractor]
+# loader(variables, metadata, path, preprocessing) -> FeatureExtractor, by the weights file's
+# metadata 'kind'; preprocessing: a resize.py mode, '' for the network's default.
+Loader = Callable[[dict, dict, str, str], FeatureExtractor]
 _LOADERS: dict[str, Loader] = {}
 
 
@@ -107,9 +119,10 @@ def register_loader(kind: str) -> Callable[[Loader], Loader]:
   return register
 
 
-def load_extractor(path: str) -> FeatureExtractor:
+def load_extractor(path: str, preprocessing: str = '') -> FeatureExtractor:
   """The feature extractor in a weights file: a classifier trained by `gan_jax.evaluate
-  train-classifier`, or InceptionV3 converted by `python -m gan_jax.evaluation.inception`."""
+  train-classifier`, or InceptionV3 converted by `python -m gan_jax.evaluation.inception`, with
+  a preprocessing mode of resize.py ('' for the network's default)."""
   variables, metadata = load_weights(path, 'feature extractor')
   kind = metadata.get('kind')
   loader = _LOADERS.get(kind) if isinstance(kind, str) else None
@@ -117,4 +130,4 @@ def load_extractor(path: str) -> FeatureExtractor:
     raise ValueError(f'{path!r} holds weights of kind {kind!r}; expected a classifier (made by '
                      '`python -m gan_jax.evaluate train-classifier`) or InceptionV3 (made by '
                      '`python -m gan_jax.evaluation.inception`).')
-  return loader(variables, metadata, path)
+  return loader(variables, metadata, path, preprocessing)

@@ -11,14 +11,13 @@ the blocks that differ from torchvision's:
   * FIDInceptionE_2 (Mixed_7c): the pool branch takes a 3x3 max instead of an average.
 Every convolution is bias-free, followed by batch norm (eps 0.001, running statistics) and ReLU.
 
-Input handling follows pytorch-fid's InceptionV3(resize_input=True, normalize_input=True): images
-are resized to 299x299 with bilinear interpolation, align_corners=False and no antialiasing
-(F.interpolate's defaults), then mapped from [0, 1] to [-1, 1]. This module takes images already
-in [-1, 1]; bilinear weights sum to one, so resizing then scaling equals scaling then resizing.
-jax.image.resize(method='bilinear', antialias=False) samples the same half-pixel-centred points as
-F.interpolate and, like it, reads only the 2x2 nearest pixels: it matches PyTorch when upsampling
-and also when downsampling (aliasing included, as in pytorch-fid). Images already 299x299 are not
-resampled. One-channel images are repeated to three channels.
+Input handling is a preprocessing mode of `resize.py`, chosen by name: images in [-1, 1] are
+quantised to uint8 as stored images would be, resized to 299x299 the way TF1 (StyleGAN's and
+TTUR's metrics, `legacy_tensorflow`), pytorch-fid (`legacy_pytorch`, the default of the plain
+metrics) or clean-fid (`clean`, PIL's antialiased bicubic) does, and normalised as that reference
+does. One-channel images are repeated to three channels. The logits are pool3 @ W, without the
+output layer's bias, as the Inception Score's original code (Salimans et al. 2016) and
+StyleGAN's is50k compute them.
 
 `python -m gan_jax.evaluation.inception` converts pytorch-fid's weights (see `inception.py`); then
 `load_inception('inception_fid.npz')` returns the FeatureExtractor: pool3 features [B, 2048]
@@ -35,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan_jax.evaluation import features as features_lib
+from gan_jax.evaluation import resize
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -170,22 +170,19 @@ class InceptionE(nn.Module):
 
 
 class InceptionV3(nn.Module):
-  """images [B, H, W, 1 or 3] in [-1, 1] -> (pool3 features [B, 2048], logits [B, 1008]).
+  """Network input [B, 299, 299, 3] (preprocessed, about [-1, 1]) -> (pool3 features [B, 2048],
+  logits [B, 1008] with the output bias).
 
   pytorch-fid's FIDInceptionV3 in inference mode (batch norm on running statistics, no dropout),
   module names as in its state_dict so the weights convert by renaming.
   """
 
   @nn.compact
-  def __call__(self, images):
-    x = jnp.asarray(images, jnp.float32)
-    if x.ndim != 4 or x.shape[-1] not in (1, 3):
-      raise ValueError(f'InceptionV3 takes images [B, H, W, 1 or 3], not shape {x.shape}.')
-    if x.shape[-1] == 1:
-      x = jnp.repeat(x, 3, axis=-1)
-    if x.shape[1:3] != (INPUT_SIZE, INPUT_SIZE):
-      x = jax.image.resize(x, (x.shape[0], INPUT_SIZE, INPUT_SIZE, 3), method='bilinear',
-                           antialias=False)
+  def __call__(self, x):
+    x = jnp.asarray(x, jnp.float32)
+    if x.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
+      raise ValueError(f'InceptionV3 takes inputs [B, {INPUT_SIZE}, {INPUT_SIZE}, 3], not shape '
+                       f'{x.shape}; `_apply_inception` preprocesses images of any size.')
     x = BasicConv(32, 3, strides=2, name='Conv2d_1a_3x3')(x)  # 149x149
     x = BasicConv(32, 3, name='Conv2d_2a_3x3')(x)  # 147x147
     x = BasicConv(64, 3, padding=1, name='Conv2d_2b_3x3')(x)
@@ -217,28 +214,39 @@ def variable_shapes() -> dict[tuple[str, ...], tuple[int, ...]]:
   return {path: tuple(leaf.shape) for path, leaf in flat.items()}
 
 
-@jax.jit
-def _apply_inception(variables, images):
-  """One jitted function for every loaded copy of the weights (they share compilations)."""
-  return InceptionV3().apply(variables, images)
+@functools.partial(jax.jit, static_argnames='preprocessing')
+def _apply_inception(variables, images, preprocessing):
+  """images [B, H, W, 1 or 3] in [-1, 1] -> (pool3, logits without the output bias). One jitted
+  function for every loaded copy of the weights (they share compilations)."""
+  if images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise ValueError(f'InceptionV3 takes images [B, H, W, 1 or 3], not shape {images.shape}.')
+  x = resize.to_network_input(images, INPUT_SIZE, preprocessing)
+  if x.shape[-1] == 1:
+    x = jnp.repeat(x, 3, axis=-1)
+  pool3, logits = InceptionV3().apply(variables, x)
+  return pool3, logits - variables['params']['fc']['bias']
 
 
-def load_inception(path: str, batch_size: int = 100) -> features_lib.FeatureExtractor:
+def load_inception(path: str, batch_size: int = 100, preprocessing: str = 'legacy_pytorch'
+                   ) -> features_lib.FeatureExtractor:
   """Converted FID weights (.npz) -> FeatureExtractor: images in [-1, 1] -> (pool3 [B, 2048],
-  logits [B, 1008]). Raises ValueError naming any missing, unexpected or misshapen variable."""
+  logits [B, 1008]) under a preprocessing mode of resize.py. Raises ValueError naming any
+  missing, unexpected or misshapen variable, or an unknown mode."""
   variables, _ = features_lib.load_weights(path, _WHAT)
-  return _from_variables(variables, path, batch_size)
+  return _from_variables(variables, path, batch_size, preprocessing)
 
 
 @features_lib.register_loader(KIND)
-def _load(variables: dict, metadata: dict, path: str) -> features_lib.FeatureExtractor:
+def _load(variables: dict, metadata: dict, path: str,
+          preprocessing: str) -> features_lib.FeatureExtractor:
   del metadata  # The architecture is fixed.
-  return _from_variables(variables, path)
+  return _from_variables(variables, path, preprocessing=preprocessing or 'legacy_pytorch')
 
 
-def _from_variables(variables: dict, path: str,
-                    batch_size: int = 100) -> features_lib.FeatureExtractor:
+def _from_variables(variables: dict, path: str, batch_size: int = 100,
+                    preprocessing: str = 'legacy_pytorch') -> features_lib.FeatureExtractor:
   """load_inception, given the variables already read from `path`."""
+  resize.check_mode(preprocessing)
   try:
     features_lib.check_shapes(variables, {'/'.join(p): s for p, s in variable_shapes().items()},
                               f'{_WHAT} {path!r}')
@@ -248,7 +256,9 @@ def _from_variables(variables: dict, path: str,
   given = flax.traverse_util.flatten_dict(variables)
   variables = jax.device_put(flax.traverse_util.unflatten_dict(
       {p: np.asarray(v, np.float32) for p, v in given.items()}))
-  apply = functools.partial(_apply_inception, variables)
+  apply = functools.partial(_apply_inception, variables, preprocessing=preprocessing)
   return features_lib.FeatureExtractor(
-      name=f'InceptionV3 (FID weights {WEIGHTS_NAME}, pool3 {FEATURE_DIM}-d)',
-      apply=apply, feature_dim=FEATURE_DIM, num_classes=NUM_CLASSES, batch_size=batch_size)
+      name=f'InceptionV3 (FID weights {WEIGHTS_NAME}, pool3 {FEATURE_DIM}-d, preprocessing '
+           f'{preprocessing})',
+      apply=apply, feature_dim=FEATURE_DIM, num_classes=NUM_CLASSES, batch_size=batch_size,
+      network=KIND, preprocessing=preprocessing)

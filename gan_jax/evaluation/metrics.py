@@ -20,21 +20,43 @@ import scipy.linalg
 _CHUNK = 2048  # Rows per block of the blocked computations below.
 
 
+class RunningMoments:
+  """The mean and unbiased covariance of features that arrive in chunks, in float64: the sums
+  of x - s and of (x - s)(x - s)^T, with s the first chunk's mean (shifted sums keep the
+  cancellation in the covariance small), so FID never holds the features themselves (2048 x 2048
+  doubles, 32 MB, for any number of samples)."""
+
+  def __init__(self, dim: int):
+    self.count = 0
+    self.shift = None
+    self.total = np.zeros(dim)
+    self.outer = np.zeros((dim, dim))
+
+  def update(self, features: np.ndarray) -> None:
+    for i in range(0, len(features), _CHUNK):
+      block = np.asarray(features[i:i + _CHUNK], np.float64)
+      if self.shift is None:
+        self.shift = block.mean(axis=0)
+      block = block - self.shift
+      self.count += len(block)
+      self.total += block.sum(axis=0)
+      self.outer += block.T @ block
+
+  def result(self) -> tuple[np.ndarray, np.ndarray]:
+    """(mean [D], covariance [D, D]); ValueError below 2 samples."""
+    if self.count < 2:
+      raise ValueError(f'moments need at least 2 samples, got {self.count}.')
+    centred_mean = self.total / self.count
+    covariance = (self.outer - self.count * np.outer(centred_mean, centred_mean)) / (self.count - 1)
+    return centred_mean + self.shift, covariance
+
+
 def moments(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """Mean [D] and unbiased covariance [D, D] in float64, accumulated over blocks of rows."""
   features = np.asarray(features)
-  n, d = features.shape
-  if n < 2:
-    raise ValueError(f'moments need at least 2 samples, got {n}.')
-  total = np.zeros(d)
-  for i in range(0, n, _CHUNK):
-    total += features[i:i + _CHUNK].astype(np.float64).sum(axis=0)
-  mean = total / n
-  scatter = np.zeros((d, d))
-  for i in range(0, n, _CHUNK):
-    centred = features[i:i + _CHUNK].astype(np.float64) - mean
-    scatter += centred.T @ centred
-  return mean, scatter / (n - 1)
+  running = RunningMoments(features.shape[1])
+  running.update(features)
+  return running.result()
 
 
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
@@ -108,42 +130,60 @@ def inception_score(logits: np.ndarray, splits: int = 10) -> tuple[float, float]
   return float(np.mean(scores)), float(np.std(scores))
 
 
+_BLOCK_BYTES = 1 << 28  # Distance blocks of at most 256 MB (float64).
+
+
+def _row_blocks(rows: int, columns: int) -> range:
+  """Starts of row blocks whose [block, columns] float64 distances fit _BLOCK_BYTES."""
+  return range(0, rows, max(1, _BLOCK_BYTES // (8 * max(columns, 1))))
+
+
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-  """Euclidean distances [len(a), len(b)] in float64 (blocked over a's rows)."""
+  """Euclidean distances [len(a), len(b)] in float64."""
   a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-  b_sq = (b * b).sum(axis=1)
-  out = np.empty((len(a), len(b)))
-  for i in range(0, len(a), _CHUNK):
-    block = a[i:i + _CHUNK]
-    squared = (block * block).sum(axis=1)[:, None] + b_sq[None, :] - 2.0 * block @ b.T
-    out[i:i + _CHUNK] = np.sqrt(np.clip(squared, 0, None))
-  return out
+  squared = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * a @ b.T
+  return np.sqrt(np.clip(squared, 0, None))
 
 
 def nearest_neighbour_radii(features: np.ndarray, k: int) -> np.ndarray:
-  """Distance from each point to its k-th nearest other point of the same set."""
-  distances = pairwise_distances(features, features)
-  return np.partition(distances, k, axis=1)[:, k]  # Index 0 is the point itself (distance 0).
+  """Distance from each point to its k-th nearest other point of the same set, computed in row
+  blocks (never the whole [N, N] matrix: 50,000 points would need 20 GB)."""
+  radii = np.empty(len(features))
+  step = _row_blocks(len(features), len(features)).step
+  for i in range(0, len(features), step):
+    distances = pairwise_distances(features[i:i + step], features)
+    radii[i:i + step] = np.partition(distances, k, axis=1)[:, k]  # [:, 0] is the point itself.
+  return radii
+
+
+def _inside_any_ball(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+  """[len(points)] bool: whether each point lies within radii[j] of some centres[j]."""
+  inside = np.empty(len(points), bool)
+  step = _row_blocks(len(points), len(centres)).step
+  for i in range(0, len(points), step):
+    inside[i:i + step] = (pairwise_distances(points[i:i + step], centres) <= radii[None]).any(1)
+  return inside
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
-  """Improved precision and recall (Kynkaanniemi et al. 2019) with k-NN balls."""
-  real_radii = nearest_neighbour_radii(real, k)
-  fake_radii = nearest_neighbour_radii(fake, k)
-  distances = pairwise_distances(real, fake)  # [R, F]
-  precision = np.mean((distances <= real_radii[:, None]).any(axis=0))
-  recall = np.mean((distances <= fake_radii[None, :]).any(axis=1))
+  """Improved precision and recall (Kynkaanniemi et al. 2019) with k-NN balls: the fraction of
+  fake samples inside some real sample's ball, and of real samples inside some fake one's."""
+  precision = _inside_any_ball(fake, real, nearest_neighbour_radii(real, k)).mean()
+  recall = _inside_any_ball(real, fake, nearest_neighbour_radii(fake, k)).mean()
   return float(precision), float(recall)
 
 
 def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[float, float]:
   """Density and coverage (Naeem et al. 2020) with k-NN balls around the real samples."""
   real_radii = nearest_neighbour_radii(real, k)
-  distances = pairwise_distances(real, fake)  # [R, F]
-  inside = distances < real_radii[:, None]
-  density = inside.sum() / (k * len(fake))
-  coverage = np.mean(distances.min(axis=1) < real_radii)
-  return float(density), float(coverage)
+  balls_containing, covered = 0, np.empty(len(real), bool)
+  step = _row_blocks(len(real), len(fake)).step
+  for i in range(0, len(real), step):
+    distances = pairwise_distances(real[i:i + step], fake)  # [block, F]
+    radii = real_radii[i:i + step, None]
+    balls_containing += int((distances < radii).sum())
+    covered[i:i + step] = (distances < radii).any(axis=1)
+  return float(balls_containing / (k * len(fake))), float(covered.mean())
 
 
 def class_statistics(logits: np.ndarray, reference_labels: np.ndarray | None = None,

@@ -17,7 +17,7 @@ from gan_jax import losses
 from gan_jax import models
 from gan_jax.config_checks import fail, is_int, is_number, refuse_regularizers
 from gan_jax.data import sources
-from gan_jax.evaluation import evaluator
+from gan_jax.evaluation import checks
 
 OFFLINE_DATASETS = ('ring8', 'grid25', 'digits', 'npz:PATH')
 
@@ -227,16 +227,16 @@ def _check_evals(config) -> None:
     if not is_int(evals[key]) or evals[key] <= 0:
       fail(f'evals.{key}', evals[key], 'it must be a positive integer')
   try:
-    metrics = evaluator.parse_metrics(evals.metrics)
+    metrics = checks.parse_metrics(evals.metrics)
     if not metrics:
-      raise evaluator.EvaluationError('evals.every > 0 needs at least one metric in evals.metrics.')
-    evaluator.check_request(metrics, config.dataset, evals.features, evals.num_samples,
+      raise checks.EvaluationError('evals.every > 0 needs at least one metric in evals.metrics.')
+    checks.check_request(metrics, config.dataset, evals.features, evals.num_samples,
                             'config.evals.num_samples')
-    labelled = [m for m in metrics if m in evaluator.LABELLED_METRICS]
+    labelled = [m for m in metrics if m in checks.LABELLED_METRICS]
     if labelled and config.conditioning == 'none':
-      raise evaluator.EvaluationError(f'{labelled[0]} needs a conditional GAN; set '
+      raise checks.EvaluationError(f'{labelled[0]} needs a conditional GAN; set '
                                       'config.conditioning and config.num_classes.')
-  except evaluator.EvaluationError as e:
+  except checks.EvaluationError as e:
     raise errors.ConfigError(f'config.evals.metrics={evals.metrics!r}: {e}') from None
   if evals.features and not os.path.isfile(evals.features):
     fail('evals.features', evals.features, 'no such file; train one with `python -m '

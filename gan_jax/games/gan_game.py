@@ -15,6 +15,7 @@ from gan_jax import augment
 from gan_jax import data as data_lib
 from gan_jax import models
 from gan_jax import streams
+from gan_jax.evaluation import checks
 from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax.games import base
 from gan_jax.games import gan_step
@@ -102,17 +103,19 @@ def _periodic_work(config, gan: GAN, pipeline, reporter) -> list[base.PeriodicWo
   work = [base.PeriodicWork('sample grid', config.sample_every, write_samples)]
   if config.evals.every:
     evaluator = evaluator_lib.Evaluator(
-        evaluator_lib.parse_metrics(config.evals.metrics), config.dataset, config.evals.features,
+        checks.parse_metrics(config.evals.metrics), config.dataset, config.evals.features,
         config.dataset_split, config.data_dir, config.image_size, config.evals.num_reference,
-        seed=config.seed)
+        seed=config.seed, num_samples=config.evals.num_samples)
     eval_z = np.asarray(gan.latents(streams.seed_stream(config.seed, EVAL_STREAM),
-                                    config.evals.num_samples))
+                                    evaluator.samples_needed(config.evals.num_samples)))
+    eval_labels = np.asarray(gan.labels_of(eval_z)) if gan.conditional else None
 
     def evaluate(step, state):
-      generator = lambda z: sample_fn(state, z)
-      samples = np.concatenate(list(evaluator_lib.batched(generator, eval_z)))
-      eval_labels = np.asarray(gan.labels_of(eval_z)) if gan.conditional else None
-      result = evaluator.evaluate(samples, generator, gan.code_dim, eval_labels)
+      generator = lambda z: sample_fn(state, z)  # noqa: E731
+      chunks = ((np.asarray(generator(eval_z[i:i + 500])),
+                 None if eval_labels is None else eval_labels[i:i + 500])
+                for i in range(0, len(eval_z), 500))
+      result = evaluator.evaluate_stream(chunks, len(eval_z), generator, gan.code_dim)
       reporter.write_evaluation(step, result.values, result.images)
 
     work.append(base.PeriodicWork('evaluation', config.evals.every, evaluate))
