@@ -6,8 +6,10 @@
 
 Run it from the repository root. "before" is the step and schedule the classifier had (nn.max_pool,
 3,000 AdamW steps of batch 128 on a cosine schedule from 1e-3), kept here as the baseline; "after"
-is gan_jax.evaluation.classifier as it is (relu_max_pool, classifier.STEPS steps of a warmup +
-cosine schedule). Both train the same DigitCNN (the same parameters, the same forward values).
+is gan_jax.evaluation.classifier as it is (relu_max_pool; the second convolution's kernel
+gradient from a channels-first recomputation of its input, not XLA's transpose of it;
+classifier.STEPS steps of a warmup + cosine schedule). Both train the same DigitCNN (the same
+parameters, the same forward values and gradients).
 
 Three tables, in markdown:
 1. Profile: milliseconds per call of the parts of one step (batch 128), median of --repeats calls
@@ -169,6 +171,19 @@ def profile_table(images, labels, repeats):
     pools[f'relu + 2x2 max-pool {size}x{size}x{width}, fwd + bwd: relu_max_pool (after)'] = (
         jax.jit(lambda z, ct: jax.vjp(classifier.relu_max_pool, z)[1](ct)[0]), z, ct)
 
+  # The second convolution's kernel gradient, from the first layer's input and parameters.
+  # pylint: disable=protected-access
+  conv, channels_first = classifier._conv, classifier._relu_conv_channels_first
+  conv_cf = classifier._conv_with_channels_first_input
+  # pylint: enable=protected-access
+  k0, b0, w1 = params['Conv_0']['kernel'], params['Conv_0']['bias'], params['Conv_1']['kernel']
+  ct = jnp.ones((BATCH,) + x.shape[1:3] + (w1.shape[-1],), jnp.float32)
+  first_layer = lambda x: jax.nn.relu(conv(x, k0) + b0)
+  kernel_grad_before = jax.jit(
+      lambda x, w: jax.vjp(lambda w: conv(first_layer(x), w), w)[1](ct)[0])
+  kernel_grad_after = jax.jit(lambda x, w: jax.vjp(
+      lambda w: conv_cf(first_layer(x), w, channels_first(x, k0, b0)), w)[1](ct)[0])
+
   fns = {'whole step, before (nn.max_pool)': lambda: step_before(params, opt_state, x, y, 1),
          'whole step, after': lambda: step_after(params, opt_state, x, y, 1),
          'forward (loss)': lambda: forward(params, x),
@@ -178,6 +193,10 @@ def profile_table(images, labels, repeats):
          'AdamW update': lambda: adamw(grads, opt_state, params),
          'batch: index + host to device': host_batch}
   fns.update({name: (lambda f=f, z=z, ct=ct: f(z, ct)) for name, (f, z, ct) in pools.items()})
+  fns['2nd conv kernel gradient (incl. 1st layer fwd): XLA, transposing (before)'] = (
+      lambda: kernel_grad_before(x, w1))
+  fns['2nd conv kernel gradient (incl. 1st layer fwd): channels-first recompute (after)'] = (
+      lambda: kernel_grad_after(x, w1))
   ms = interleaved_ms(fns, repeats)
   print(f'\n### Profile: one step\'s parts, batch {BATCH}, ms per call (median of {repeats})\n')
   print('| part | ms |\n| --- | --- |')
