@@ -62,35 +62,8 @@ class DigitCNNBefore(nn.Module):
     return features, logits
 
 
-def shift_before(key, images, max_shift: int):
-  b, h, w, _ = images.shape
-  padded = jnp.pad(images, ((0, 0), (max_shift,) * 2, (max_shift,) * 2, (0, 0)),
-                   constant_values=-1.0)
-  offsets = jax.random.randint(key, (b, 2), 0, 2 * max_shift + 1)
-  crop = lambda image, o: jax.lax.dynamic_slice(image, (o[0], o[1], 0), (h, w, image.shape[-1]))
-  return jax.vmap(crop)(padded, offsets)
-
-
 def before_tx(steps=BEFORE_STEPS):
   return optax.adamw(optax.cosine_decay_schedule(1e-3, steps), weight_decay=1e-4)
-
-
-def make_step_before(model, tx, key):
-  @jax.jit
-  def train_step(params, opt_state, x, y, step):
-    step_key = jax.random.fold_in(key, step)
-    x = shift_before(jax.random.fold_in(step_key, 0), x, max_shift=2)
-
-    def loss_fn(p):
-      _, logits = model.apply({'params': p}, x, train=True,
-                              rngs={'dropout': jax.random.fold_in(step_key, 1)})
-      return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-    loss, grads = jax.value_and_grad(loss_fn)(params)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss
-
-  return train_step
 
 
 def train_before(dataset: str, seed: int, steps: int = BEFORE_STEPS) -> float:
@@ -102,7 +75,7 @@ def train_before(dataset: str, seed: int, steps: int = BEFORE_STEPS) -> float:
   params = model.init(key, jnp.zeros((1,) + images.shape[1:]))['params']
   tx = before_tx(steps)
   opt_state = tx.init(params)
-  train_step = make_step_before(model, tx, key)
+  train_step = classifier.make_train_step(model, tx, key)
   predict = jax.jit(lambda p, x: model.apply({'params': p}, x)[1].argmax(-1))
   rng = np.random.default_rng(seed)
   for step in range(steps):
@@ -141,7 +114,7 @@ def setup(images, labels):
 def profile_table(images, labels, repeats):
   x, y, key, before_model, after_model, params, tx_before, tx_after = setup(images, labels)
   opt_state = tx_after.init(params)
-  step_before = make_step_before(before_model, tx_before, key)
+  step_before = classifier.make_train_step(before_model, tx_before, key)
   step_after = classifier.make_train_step(after_model, tx_after, key)
 
   def loss(model):
@@ -208,7 +181,7 @@ def step_table(images, labels, repeats):
   x, y, key, before_model, after_model, params, tx_before, tx_after = setup(images, labels)
   rows = {}
   for name, model, tx, make in (
-      ('before', before_model, tx_before, make_step_before),
+      ('before', before_model, tx_before, classifier.make_train_step),
       ('after', after_model, tx_after, classifier.make_train_step)):
     opt_state = tx.init(params)
     start = time.perf_counter()

@@ -72,6 +72,7 @@ class Evaluator:
     except (ValueError, FileNotFoundError) as e:
       raise EvaluationError(f'the feature network {features_path!r} cannot be used: {e}') from None
     self.reference = self.reference_labels = self.reference_features = None
+    self.reference_moments = None
     self.reference_name = f'{dataset} ({dataset_split})'
     self.protocol_reference = self._protocol_reference(
         features_path, dataset, dataset_split, data_dir, image_size, reference_stats)
@@ -96,6 +97,8 @@ class Evaluator:
           keep_images=len(indices) if wants_images else 0)
       self.reference, self.reference_labels = collected.images, collected.labels
       self.reference_features = (collected.features, collected.logits) if wants_features else None
+      if wants_features and 'fid' in self.metrics:  # Once, not at every evaluation.
+        self.reference_moments = metrics_lib.moments(collected.features)
       self.reference_name = f'{len(indices)} images of {dataset} ({dataset_split})'
 
   def _protocol_reference(self, features_path, dataset, split, data_dir, image_size,
@@ -222,7 +225,7 @@ class Evaluator:
     fake_features = None if collected.features is None else collected.features[:n]
     fake_logits = None if collected.logits is None else collected.logits[:n]
     if name == 'fid':
-      return {'fid': metrics_lib.frechet_distance(*metrics_lib.moments(real_features),
+      return {'fid': metrics_lib.frechet_distance(*self.reference_moments,
                                                   *collected.moments[n])}
     if name == 'kid':
       mean, std = metrics_lib.kid(real_features, fake_features, seed=self.seed)
