@@ -13,6 +13,10 @@ from gan_jax import train
 from tests.helpers import load_config, small
 
 ALL_GROUPS = ada.GROUPS
+# The pipeline as the train step runs it: one compiled program (op-by-op dispatch of its many small
+# ops costs the tests more than the ops do).
+augment = jax.jit(ada.augment, static_argnums=3)
+transform_images = jax.jit(ada.transform_images)
 
 
 def _images(batch=4, size=16, channels=1, seed=0):
@@ -35,13 +39,13 @@ def _batch(matrix):
 def test_identity_at_p_zero(channels):
   """Every group at p = 0, the resampling round trip included, returns the images."""
   x = _images(channels=channels)
-  out = ada.augment(x, jax.random.key(1), jnp.float32(0.0), ALL_GROUPS)
+  out = augment(x, jax.random.key(1), jnp.float32(0.0), ALL_GROUPS)
   np.testing.assert_allclose(out, x, atol=2e-6)
 
 
 def test_integer_translation_is_a_shift_with_reflection_padding():
   x = _images()
-  moved = ada.transform_images(x[:1], _batch(ada.translate2d(jnp.full((1,), -3.0),
+  moved = transform_images(x[:1], _batch(ada.translate2d(jnp.full((1,), -3.0),
                                                              jnp.full((1,), 2.0))[0]))
   # out[r, c] = in[r + 2, c - 3], reflected at the border (no edge repeat).
   padded = np.pad(np.asarray(x[0, ..., 0]), 4, mode='reflect')
@@ -62,7 +66,7 @@ def test_geometric_transforms_against_the_transformed_image_formula(name, matrix
   smooth image evaluated at G_inv q, away from the border (where reflection padding differs
   from the formula)."""
   image, formula = _smooth()
-  out = np.asarray(ada.transform_images(image, _batch(matrix)))[0, ..., 0]
+  out = np.asarray(transform_images(image, _batch(matrix)))[0, ..., 0]
   centre = (32 - 1) / 2
   y, x = np.mgrid[:32, :32] - centre
   source = np.einsum('ij,jhw->ihw', np.asarray(matrix), np.stack([x, y, np.ones_like(x)]))
@@ -117,7 +121,7 @@ def test_color_transforms_against_their_formulas():
 
 def test_color_group_on_grey_images_is_affine_per_image_with_flips():
   x = _images(batch=256)
-  out = ada.augment(x, jax.random.key(2), jnp.float32(1.0), ('color',))
+  out = augment(x, jax.random.key(2), jnp.float32(1.0), ('color',))
   flat_x, flat_out = np.asarray(x).reshape(256, -1), np.asarray(out).reshape(256, -1)
   slopes = [np.polyfit(a, b, 1)[0] for a, b in zip(flat_x, flat_out)]
   residual = [np.abs(np.polyval(np.polyfit(a, b, 1), a) - b).max() for a, b in zip(flat_x, flat_out)]
@@ -127,10 +131,10 @@ def test_color_group_on_grey_images_is_affine_per_image_with_flips():
 
 def test_noise_and_cutout():
   x = jnp.ones((64, 16, 16, 1))
-  out = np.asarray(ada.augment(x, jax.random.key(4), jnp.float32(1.0), ('cutout',)))
+  out = np.asarray(augment(x, jax.random.key(4), jnp.float32(1.0), ('cutout',)))
   zeroed = (out == 0).reshape(64, -1).sum(1)
   assert zeroed.max() == 64 and zeroed.min() > 0  # An 8 x 8 square, clipped at the border.
-  noisy = np.asarray(ada.augment(x, jax.random.key(5), jnp.float32(1.0), ('noise',))) - 1
+  noisy = np.asarray(augment(x, jax.random.key(5), jnp.float32(1.0), ('noise',))) - 1
   spread = noisy.reshape(64, -1).std(1)
   assert 0.03 < np.median(spread) < 0.12  # |N(0, 0.1^2)|: median 0.067.
 
@@ -139,8 +143,8 @@ def test_gradients_reach_the_input_through_every_op():
   """All five groups at p = 1, composed: an op that stopped gradients would zero them all."""
   x = _images(batch=8, channels=3)
   weights = jax.random.normal(jax.random.key(6), x.shape)
-  grad = jax.grad(lambda x: jnp.sum(ada.augment(x, jax.random.key(7), jnp.float32(1.0),
-                                                ALL_GROUPS) * weights))(x)
+  grad = jax.jit(jax.grad(lambda x: jnp.sum(
+      augment(x, jax.random.key(7), jnp.float32(1.0), ALL_GROUPS) * weights)))(x)
   assert np.isfinite(grad).all()
   assert (np.abs(np.asarray(grad)).reshape(8, -1).sum(1) > 0).all()
 

@@ -73,8 +73,8 @@ def test_kill_9_at_a_random_moment_then_resume_equals_an_uninterrupted_run(tmp_p
   and ends bitwise equal to a run that was never killed."""
   overrides = dict(total_steps=30, log_every=1, checkpoint_every=1, sample_every=1000000)
 
-  def config():
-    c = load_config('gan_toy2d.py:ring8', **overrides)
+  def config(**changes):
+    c = load_config('gan_toy2d.py:ring8', **{**overrides, **changes})
     c.evals.every = 0
     c.generator.hidden = (32, 32)
     return c
@@ -91,8 +91,10 @@ def test_kill_9_at_a_random_moment_then_resume_equals_an_uninterrupted_run(tmp_p
   process.kill()
   process.wait()
   killed_at = metrics.read_text().count('\n')
-  resumed = train.train_and_evaluate(config(), str(workdir))
-  uninterrupted = train.train_and_evaluate(config(), str(tmp_path / 'uninterrupted'))
+  # These two checkpoint at their end only: how often a run saves changes nothing it computes.
+  resumed = train.train_and_evaluate(config(checkpoint_every=30), str(workdir))
+  uninterrupted = train.train_and_evaluate(config(checkpoint_every=30),
+                                           str(tmp_path / 'uninterrupted'))
   assert killed_at < 30, 'the run finished before the kill; kill earlier'
   for a, b in zip(jax.tree.leaves(jax.device_get(uninterrupted)),
                   jax.tree.leaves(jax.device_get(resumed)), strict=True):
