@@ -93,7 +93,7 @@ def _assert_equals_one_process(two_process_workdir, one_process_workdir, overrid
   config = small(load_config('dcgan.py'), **overrides)
   # Checkpointed at its end only: how often a run saves changes nothing it computes.
   one = train.train_and_evaluate(
-      small(load_config('dcgan.py'), **{**overrides, 'checkpoint_every': config.total_steps}),
+      small(load_config('dcgan.py'), **{**overrides, 'checkpoint_every': overrides['total_steps']}),
       str(one_process_workdir))
   gan = gan_game.build_gan(config, (16, 16, 1))
   template = sharding.create_state(gan.init, jax.random.key(config.seed), sharding.make_mesh())

@@ -91,8 +91,8 @@ def test_kill_9_at_a_random_moment_then_resume_equals_an_uninterrupted_run(tmp_p
   process.kill()
   process.wait()
   killed_at = metrics.read_text().count('\n')
-  # These two checkpoint at their end only: how often a run saves changes nothing it computes.
-  resumed = train.train_and_evaluate(config(checkpoint_every=30), str(workdir))
+  resumed = train.train_and_evaluate(config(), str(workdir))
+  # Checkpointed at its end only: how often a run saves changes nothing it computes.
   uninterrupted = train.train_and_evaluate(config(checkpoint_every=30),
                                            str(tmp_path / 'uninterrupted'))
   assert killed_at < 30, 'the run finished before the kill; kill earlier'
