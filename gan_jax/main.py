@@ -16,6 +16,7 @@ from ml_collections import config_flags
 from gan_jax import cli
 from gan_jax import configuration
 from gan_jax import errors
+from gan_jax import preemption
 from gan_jax import train
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'A config file of configs/.',
@@ -101,6 +102,7 @@ def main(argv):
                jax.process_count(), jax.devices())
   try:
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    preemption.ignore_until_exit()
   except errors.Error as e:
     logging.error('%s', e)
     print(f'error: {e}', file=sys.stderr)

@@ -55,3 +55,11 @@ class StopRequest:
     if jax.process_count() > 1:
       return multihost_utils.reached_preemption_sync_point(step)
     return self._signal is not None
+
+
+def ignore_until_exit() -> None:
+  """After the run has returned (finished, or stopped with its checkpoint complete): later
+  SIGTERM / SIGINT are ignored while the interpreter shuts down, so a repeated preemption notice
+  does not turn exit status 0 into death by signal. kill -9 still ends the process."""
+  for sig in SIGNALS:
+    signal.signal(sig, signal.SIG_IGN)
